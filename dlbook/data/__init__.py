@@ -1,0 +1,23 @@
+"""Data sets that work offline, and a verified downloader for the ones that don't.
+
+Every loader returns NumPy arrays ``(X_train, y_train, X_test, y_test)`` with X as
+float32 and y as int64, so a chapter can hand them to ``dlbook.numpy`` or wrap
+them in torch tensors without conversion surprises.
+"""
+
+from .cache import cache_dir
+from .download import ChecksumError, DownloadError, download
+from .idx import load_fashion_mnist, load_mnist, read_idx
+from .tabular import load_digits, load_mnist1d
+
+__all__ = [
+    "cache_dir",
+    "download",
+    "DownloadError",
+    "ChecksumError",
+    "read_idx",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_digits",
+    "load_mnist1d",
+]

@@ -1,0 +1,149 @@
+"""One figure style for the whole book, and the plots chapters share.
+
+Call :func:`use_style` once in a notebook's setup cell; every figure after it
+shares fonts, sizes, colours and grid. The helpers return their ``Axes`` (or
+``Figure``) so a chapter can add to them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+
+# A colour-blind-safe palette (Okabe & Ito 2008), in the order lines are drawn.
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
+          "#F0E442", "#000000"]
+
+STYLE: dict[str, Any] = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.prop_cycle": mpl.cycler(color=COLORS),
+    "lines.linewidth": 2.0,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style to every figure that follows."""
+    mpl.rcParams.update(STYLE)
+
+
+@contextlib.contextmanager
+def style():
+    """The book's style for the figures made inside a ``with`` block only."""
+    with mpl.rc_context(STYLE):
+        yield
+
+
+def _as_mapping(history: Any) -> Mapping[str, Sequence[float]]:
+    if hasattr(history, "to_dict"):
+        history = history.to_dict()
+    if not isinstance(history, Mapping):
+        raise TypeError(
+            "plot_history: expected a mapping of name -> per-epoch values (or an "
+            f"object with .to_dict()), got {type(history).__name__}"
+        )
+    series = {}
+    for k, v in history.items():
+        if isinstance(v, (list, tuple, np.ndarray)) and len(v) and np.isscalar(v[0]):
+            series[k] = list(v)
+    if not series:
+        raise ValueError(f"plot_history: no per-epoch series found in keys {list(history)}")
+    return series
+
+
+def plot_history(history: Any, axes=None, title: str | None = None):
+    """Training curves: losses on the left axis, other metrics on the right.
+
+    ``history`` maps names to per-epoch values, e.g. ``{"train_loss": [...],
+    "val_loss": [...], "val_accuracy": [...]}``, or is an object with
+    ``to_dict()`` such as :class:`dlbook.torch.train.History`. Keys containing
+    ``"loss"`` go to the first panel; the rest (accuracies) to the second. Keys
+    named ``epoch`` or ``time`` are not plotted. Returns the array of Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    series = _as_mapping(history)
+    skip = {"epoch", "time", "lr"}
+    losses = {k: v for k, v in series.items() if "loss" in k and k not in skip}
+    others = {k: v for k, v in series.items() if "loss" not in k and k not in skip}
+    panels = [p for p in (losses, others) if p]
+    if axes is None:
+        _, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6),
+                               squeeze=False)
+        axes = axes[0]
+    axes = np.atleast_1d(axes)
+    if len(axes) < len(panels):
+        raise ValueError(f"plot_history: need {len(panels)} axes, got {len(axes)}")
+    for ax, panel, ylabel in zip(axes, panels, ["loss", "metric"] if losses else ["metric"]):
+        for name, values in panel.items():
+            epochs = np.arange(1, len(values) + 1)
+            ax.plot(epochs, values, label=name, linestyle="--" if "train" in name else "-")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes
+
+
+def plot_decision_boundary(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    ax=None,
+    resolution: int = 200,
+    margin: float = 0.5,
+    title: str | None = None,
+):
+    """Shade the regions a 2-D classifier assigns to each class, with the data.
+
+    ``predict`` maps an (M, 2) array of points to M class labels (ints). ``X`` is
+    (N, 2) and ``y`` (N,). Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary: X must have shape (N, 2), got {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"plot_decision_boundary: y must have shape ({X.shape[0]},), "
+                         f"got {y.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 3.6))
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])  # (resolution**2, 2)
+    labels = np.asarray(predict(grid)).reshape(gx.shape)
+    classes = np.unique(np.concatenate([np.unique(y), np.unique(labels)]))
+    cmap = ListedColormap([COLORS[int(c) % len(COLORS)] for c in classes])
+    index = np.searchsorted(classes, labels)
+    ax.contourf(gx, gy, index, levels=np.arange(len(classes) + 1) - 0.5, cmap=cmap,
+                alpha=0.25)
+    for c in np.unique(y):
+        ax.scatter(*X[y == c].T, color=COLORS[int(c) % len(COLORS)], edgecolor="k",
+                   s=60, zorder=3, label=f"class {c}")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax
