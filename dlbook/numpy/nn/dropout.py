@@ -1,0 +1,63 @@
+"""``Dropout`` (Srivastava et al., 2014), the inverted form torch uses.
+
+In training each element is zeroed with probability ``p`` and the survivors are
+scaled by 1 / (1 - p), so the expected output equals the input and evaluation
+needs no rescaling: in ``eval()`` mode the layer is the identity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p``, scale the rest by 1 / (1 - p).
+
+    Shapes: input (*) -> output (*), any shape. The scaled mask drawn in forward
+    is stored and reused by backward, so dL/dx = dL/dy * mask.
+
+    ``rng`` is an optional ``numpy.random.Generator``; without one the global
+    ``np.random`` state is used, so ``seed_everything`` makes masks repeatable.
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.inplace = inplace
+        self.rng = rng
+        self.mask = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"Dropout: expected a floating-point input, got {x.dtype}")
+        if not self.training or self.p == 0.0:
+            self.mask = None  # identity: backward passes the gradient through
+            return x
+        if self.p == 1.0:
+            # everything dropped; 1 / (1 - p) would be inf, torch returns zeros
+            self.mask = np.zeros_like(x)
+        else:
+            u = (self.rng.random(x.shape) if self.rng is not None
+                 else np.random.random_sample(x.shape))  # U[0, 1), same shape as x
+            self.mask = ((u >= self.p) / (1.0 - self.p)).astype(x.dtype)
+        if self.inplace:  # overwrite the caller's array, as torch's inplace=True
+            return np.multiply(x, self.mask, out=x)
+        return x * self.mask
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        if self.mask is None:
+            return grad_output
+        if np.shape(grad_output) != self.mask.shape:
+            raise ValueError(
+                f"Dropout.backward: expected grad_output of the input's shape "
+                f"{self.mask.shape}, got {np.shape(grad_output)}"
+            )
+        return grad_output * self.mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
