@@ -1,0 +1,228 @@
+"""Activation layers; each backward sits under its forward.
+
+Every layer is element-wise except ``Softmax``/``LogSoftmax`` (along ``dim``) and
+``Maxout`` (a linear map followed by a max over groups of ``pool_size`` units).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+class ReLU(Module):
+    """max(x, 0); the gradient at exactly 0 is 0, as in torch."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace  # accepted for torch compatibility; never in place
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, grad_output):
+        return grad_output * self.mask
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        self.mask = x > 0
+        return np.where(self.mask, x, x * self.negative_slope)
+
+    def backward(self, grad_output):
+        return np.where(self.mask, grad_output, grad_output * self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha (exp(x) - 1) otherwise (Clevert et al., 2015)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        self.x = x
+        return F.elu(x, self.alpha)
+
+    def backward(self, grad_output):
+        x = self.x
+        return np.where(x > 0, grad_output,
+                        grad_output * self.alpha * np.exp(np.minimum(x, 0)))
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class GELU(Module):
+    """x * Phi(x) (Hendrycks & Gimpel, 2016); ``approximate='tanh'`` as GPT-2."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', "
+                             f"got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        self.x = x
+        return F.gelu(x, self.approximate)
+
+    def backward(self, grad_output):
+        x = self.x
+        if self.approximate == "none":
+            cdf = 0.5 * (1.0 + F._erf(x / math.sqrt(2.0)))
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+            return grad_output * (cdf + x * pdf)
+        k = math.sqrt(2.0 / math.pi)
+        inner = k * (x + 0.044715 * x**3)
+        t = np.tanh(inner)
+        d_inner = k * (1.0 + 3 * 0.044715 * x * x)
+        return grad_output * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * d_inner)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        self.out = F.sigmoid(x)  # the derivative is out * (1 - out)
+        return self.out
+
+    def backward(self, grad_output):
+        return grad_output * self.out * (1.0 - self.out)
+
+
+class Tanh(Module):
+    def forward(self, x):
+        self.out = np.tanh(x)  # the derivative is 1 - out^2
+        return self.out
+
+    def backward(self, grad_output):
+        return grad_output * (1.0 - self.out * self.out)
+
+
+class SiLU(Module):
+    """x * sigmoid(x), also called swish (Ramachandran et al., 2017)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+    def forward(self, x):
+        self.x = x
+        self.s = F.sigmoid(x)
+        return x * self.s
+
+    def backward(self, grad_output):
+        s = self.s
+        return grad_output * s * (1.0 + self.x * (1.0 - s))
+
+
+def _softmax_dim(dim, ndim: int, name: str) -> int:
+    if dim is None:  # torch's legacy implicit choice (it warns about it)
+        dim = 0 if ndim in (0, 1, 3) else 1
+    if not -ndim <= dim < max(ndim, 1):
+        raise ValueError(f"{name}(dim={dim}): dim out of range for a {ndim}-D input")
+    return dim
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim``; backward: y * (g - sum(g * y))."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        self._dim = _softmax_dim(self.dim, x.ndim, "Softmax")
+        self.out = F.softmax(x, self._dim)
+        return self.out
+
+    def backward(self, grad_output):
+        y = self.out
+        return y * (grad_output - np.sum(grad_output * y, axis=self._dim, keepdims=True))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """x - logsumexp(x) along ``dim``; backward: g - softmax(x) * sum(g)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        self._dim = _softmax_dim(self.dim, x.ndim, "LogSoftmax")
+        self.out = F.log_softmax(x, self._dim)
+        return self.out
+
+    def backward(self, grad_output):
+        p = np.exp(self.out)
+        return grad_output - p * np.sum(grad_output, axis=self._dim, keepdims=True)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Maxout(Module):
+    """Maxout units (Goodfellow et al., 2013): the max of ``pool_size`` linear maps.
+
+    Shapes: x (*, in_features) -> z = x W^T + b, (*, out_features * pool_size),
+    viewed as (*, out_features, pool_size) -> max over the last axis ->
+    y (*, out_features). Unit j takes pieces j*pool_size ... (j+1)*pool_size - 1.
+    There is no torch twin; tests check the backward by finite differences.
+    """
+
+    def __init__(self, in_features: int, out_features: int, pool_size: int,
+                 bias: bool = True, *, dtype=np.float32, rng=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.pool_size = pool_size
+        k = out_features * pool_size
+        self.weight = Parameter(np.empty((k, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(k, dtype=dtype)) if bias else None
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)  # as Linear
+        if self.bias is not None:
+            bound = 1 / math.sqrt(in_features)
+            init.uniform_(self.bias, -bound, bound, rng=rng)
+
+    def forward(self, x):
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self!r}: expected input with {self.in_features} "
+                             f"features in the last dimension, got shape {x.shape}")
+        self.x = x
+        z = x @ self.weight.data.T
+        if self.bias is not None:
+            z += self.bias.data
+        z = z.reshape(x.shape[:-1] + (self.out_features, self.pool_size))  # (*, out, k)
+        self.arg = np.argmax(z, axis=-1)  # (*, out): the winning piece
+        return np.take_along_axis(z, self.arg[..., None], axis=-1)[..., 0]
+
+    def backward(self, grad_output):
+        # only the winning piece of each unit receives the gradient
+        gz = np.zeros(grad_output.shape + (self.pool_size,), dtype=grad_output.dtype)
+        np.put_along_axis(gz, self.arg[..., None], grad_output[..., None], axis=-1)
+        gz = gz.reshape(-1, self.out_features * self.pool_size)  # (M, out * k)
+        x2 = self.x.reshape(-1, self.in_features)  # (M, in)
+        self.weight.grad += gz.T @ x2
+        if self.bias is not None:
+            self.bias.grad += gz.sum(axis=0)
+        return (gz @ self.weight.data).reshape(self.x.shape)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"pool_size={self.pool_size}")

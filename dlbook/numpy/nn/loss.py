@@ -1,0 +1,210 @@
+"""Loss layers: ``loss = criterion(input, target)``, then ``criterion.backward()``.
+
+A call returns the loss (a 0-d value for 'mean'/'sum', an array for 'none') and
+stores what the gradient needs; ``backward(grad_output=1.0)`` returns dL/d input.
+Targets get no gradient (they are data). Formulas are torch's, including its
+corner cases (BCE's log clamp at -100, cross-entropy's weighted mean).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from .module import Module
+
+__all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+           "BCEWithLogitsLoss"]
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' "
+                             f"or 'none', got {reduction!r}")
+        self.reduction = reduction
+
+    def _upstream(self, grad_output, shape, n: int):
+        """dL/d(per-element loss) as an array of ``shape``; n = elements averaged."""
+        g = np.asarray(1.0 if grad_output is None else grad_output)
+        if self.reduction == "none":
+            return np.broadcast_to(g, shape)
+        if g.size != 1:
+            raise ValueError(f"{type(self).__name__}.backward: reduction "
+                             f"{self.reduction!r} gives a scalar, so grad_output must "
+                             f"be a scalar, got shape {g.shape}")
+        g = g.reshape(())
+        return g / n if self.reduction == "mean" else g
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """mean((input - target)^2); gradient 2 (input - target) / n."""
+
+    def forward(self, input, target):
+        self.diff = input - target
+        return F.mse_loss(input, target, self.reduction)
+
+    def backward(self, grad_output=None):
+        d = self.diff
+        return 2 * d * self._upstream(grad_output, d.shape, d.size)
+
+
+class L1Loss(_Loss):
+    """mean(|input - target|); gradient sign(input - target) / n (0 at a tie)."""
+
+    def forward(self, input, target):
+        self.diff = input - target
+        return F.l1_loss(input, target, self.reduction)
+
+    def backward(self, grad_output=None):
+        d = self.diff
+        return np.sign(d) * self._upstream(grad_output, d.shape, d.size)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax + negative log-likelihood on logits (N, C, ...) or (C,) and class
+    indices (N, ...); ``weight`` (C,), ``ignore_index``, ``label_smoothing``.
+
+    Gradient for a sample with label y and per-sample factor s:
+    s * ((1 - eps) w_y (p - onehot_y) + eps / C (sum(w) p - w)).
+    """
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction="mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], "
+                             f"got {label_smoothing}")
+        # a buffer, as in torch: it is in state_dict and follows .double()
+        self.register_buffer("weight", None if weight is None else np.asarray(weight))
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        target = np.asarray(target)
+        parts = F._cross_entropy_parts(input, target, self.weight, self.ignore_index,
+                                       self.label_smoothing, "CrossEntropyLoss")
+        z, y, w_y, keep, logp, C, w, lead = parts
+        self.saved = (y, w_y, keep, np.exp(logp), w, lead, np.shape(input))
+        return F.cross_entropy(input, target, self.weight, self.ignore_index,
+                               self.reduction, self.label_smoothing)
+
+    def backward(self, grad_output=None):
+        y, w_y, keep, p, w, lead, in_shape = self.saved
+        M, C = p.shape
+        eps = self.label_smoothing
+        if self.reduction == "none":
+            s = np.broadcast_to(np.asarray(1.0 if grad_output is None else grad_output),
+                                lead).reshape(-1)  # (M,)
+        else:
+            s = np.broadcast_to(self._upstream(grad_output, (), 1), (M,))
+            if self.reduction == "mean":
+                s = s / w_y.sum()
+        onehot = np.zeros_like(p)
+        np.put_along_axis(onehot, y[:, None], 1.0, axis=1)
+        grad = (1 - eps) * w_y[:, None] * (p - onehot)  # (M, C)
+        if eps > 0:
+            grad += (eps / C) * keep[:, None] * (w.sum() * p - w)
+        grad *= s[:, None]
+        if len(in_shape) == 1:
+            return grad.reshape(in_shape)
+        grad = grad.reshape(lead + (C,))  # (N, d1.., C)
+        return np.ascontiguousarray(np.moveaxis(grad, -1, 1))  # (N, C, d1..)
+
+    def extra_repr(self):
+        return (f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+                f"label_smoothing={self.label_smoothing}")
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (N, C, ...) (pair with
+    ``LogSoftmax``); gradient -w_y at the label, 0 elsewhere."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction="mean"):
+        super().__init__(reduction)
+        # a buffer, as in torch: it is in state_dict and follows .double()
+        self.register_buffer("weight", None if weight is None else np.asarray(weight))
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        target = np.asarray(target)
+        loss = F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        z, y, C = F._class_layout("NLLLoss", np.asarray(input), target)
+        lead = y.shape
+        y = y.reshape(-1)
+        keep = y != self.ignore_index
+        y = np.where(keep, y, 0)
+        w = np.ones(C) if self.weight is None else self.weight
+        self.saved = (y, (w[y] * keep).astype(np.asarray(input).dtype), C, lead,
+                      np.shape(input))
+        return loss
+
+    def backward(self, grad_output=None):
+        y, w_y, C, lead, in_shape = self.saved
+        if self.reduction == "none":
+            s = np.broadcast_to(np.asarray(1.0 if grad_output is None else grad_output),
+                                lead).reshape(-1)
+        else:
+            s = np.broadcast_to(self._upstream(grad_output, (), 1), y.shape)
+            if self.reduction == "mean":
+                s = s / w_y.sum()
+        grad = np.zeros((y.size, C), dtype=w_y.dtype)
+        np.put_along_axis(grad, y[:, None], (-w_y * s)[:, None], axis=1)
+        if len(in_shape) == 1:
+            return grad.reshape(in_shape)
+        return np.ascontiguousarray(np.moveaxis(grad.reshape(lead + (C,)), -1, 1))
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy on probabilities; gradient (p - y) / (p (1 - p)), the
+    denominator clamped at 1e-12 as in torch."""
+
+    def __init__(self, weight=None, reduction: str = "mean"):
+        super().__init__(reduction)
+        # a buffer, as in torch: it is in state_dict and follows .double()
+        self.register_buffer("weight", None if weight is None else np.asarray(weight))
+
+    def forward(self, input, target):
+        loss = F.binary_cross_entropy(input, target, self.weight, self.reduction)
+        self.input, self.target = input, target
+        return loss
+
+    def backward(self, grad_output=None):
+        p, y = self.input, self.target
+        grad = (p - y) / np.maximum((1 - p) * p, 1e-12)
+        if self.weight is not None:
+            grad = grad * self.weight
+        return grad * self._upstream(grad_output, p.shape, p.size)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy in one stable step; gradient
+    (1 - y) - (1 + (pw - 1) y) sigmoid(-x), which is sigmoid(x) - y without
+    ``pos_weight``."""
+
+    def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        # a buffer, as in torch: it is in state_dict and follows .double()
+        self.register_buffer("weight", None if weight is None else np.asarray(weight))
+        self.register_buffer("pos_weight",
+                             None if pos_weight is None else np.asarray(pos_weight))
+
+    def forward(self, input, target):
+        loss = F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  self.reduction, self.pos_weight)
+        self.input, self.target = input, target
+        return loss
+
+    def backward(self, grad_output=None):
+        x, y = self.input, self.target
+        if self.pos_weight is None:
+            grad = F.sigmoid(x) - y
+        else:
+            grad = (1 - y) - (1 + (self.pos_weight - 1) * y) * F.sigmoid(-x)
+        if self.weight is not None:
+            grad = grad * self.weight
+        return grad * self._upstream(grad_output, x.shape, x.size)

@@ -1,0 +1,1 @@
+"""``dlbook.numpy.optim``: optimizers and learning-rate schedulers (torch's rules)."""

@@ -1,0 +1,139 @@
+"""Linear, Sequential, Flatten and activations against torch in float64."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from np_helpers import check_against_torch  # noqa: E402
+
+from dlbook.numpy import gradcheck, nn  # noqa: E402
+
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_torch(shape, bias):
+    res = check_against_torch(nn.Linear(3, 4, bias=bias), torch.nn.Linear(3, 4, bias=bias),
+                              rng.standard_normal(shape))
+    assert res["output"].shape == shape[:-1] + (4,)
+
+
+def test_linear_parameters_and_repr():
+    lin = nn.Linear(3, 4)
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    assert lin.weight.shape == (4, 3) and lin.weight.dtype == np.float32
+    assert repr(lin) == "Linear(in_features=3, out_features=4, bias=True)"
+    assert np.abs(lin.weight.data).max() <= 1 / np.sqrt(3)
+
+
+def test_linear_bad_input_message():
+    with pytest.raises(ValueError) as e:
+        nn.Linear(3, 4)(np.zeros((2, 5)))
+    assert str(e.value) == ("Linear(in_features=3, out_features=4): expected input "
+                            "with 3 features in the last dimension, got shape (2, 5)")
+
+
+def test_linear_gradients_accumulate():
+    lin = nn.Linear(3, 2).double()
+    x = rng.standard_normal((4, 3))
+    g = rng.standard_normal((4, 2))
+    lin(x)
+    lin.backward(g)
+    first = lin.weight.grad.copy()
+    lin(x)
+    lin.backward(g)
+    np.testing.assert_allclose(lin.weight.grad, 2 * first)
+    lin.zero_grad()
+    assert not lin.weight.grad.any()
+
+
+def test_linear_float32_stays_float32():
+    lin = nn.Linear(3, 2)
+    y = lin(rng.standard_normal((4, 3)).astype(np.float32))
+    assert y.dtype == np.float32
+    assert lin.backward(np.ones_like(y)).dtype == np.float32
+
+
+def test_sequential_matches_torch():
+    np_m = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5), nn.ReLU(),
+                         nn.Linear(5, 3))
+    t_m = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
+                              torch.nn.Linear(8, 5), torch.nn.ReLU(),
+                              torch.nn.Linear(5, 3))
+    check_against_torch(np_m, t_m, rng.standard_normal((7, 6)))
+    assert len(np_m) == 5
+    assert isinstance(np_m[1], nn.Tanh) and isinstance(np_m[-1], nn.Linear)
+    assert len(np_m[1:3]) == 2
+    assert [type(m).__name__ for m in np_m] == ["Linear", "Tanh", "Linear", "ReLU",
+                                               "Linear"]
+    assert list(np_m.state_dict()) == list(t_m.state_dict())
+    with pytest.raises(IndexError):
+        np_m[5]
+
+
+@pytest.mark.parametrize("start,end", [(1, -1), (0, -1), (1, 2), (2, 3)])
+def test_flatten_matches_torch(start, end):
+    check_against_torch(nn.Flatten(start, end), torch.nn.Flatten(start, end),
+                        rng.standard_normal((2, 3, 4, 5)))
+
+
+ACTIVATIONS = [
+    (lambda: nn.ReLU(), lambda: torch.nn.ReLU()),
+    (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
+    (lambda: nn.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
+    (lambda: nn.ELU(), lambda: torch.nn.ELU()),
+    (lambda: nn.ELU(0.5), lambda: torch.nn.ELU(0.5)),
+    (lambda: nn.GELU(), lambda: torch.nn.GELU()),
+    (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
+    (lambda: nn.SiLU(), lambda: torch.nn.SiLU()),
+    (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid()),
+    (lambda: nn.Tanh(), lambda: torch.nn.Tanh()),
+    (lambda: nn.Softmax(dim=-1), lambda: torch.nn.Softmax(dim=-1)),
+    (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
+    (lambda: nn.LogSoftmax(dim=0), lambda: torch.nn.LogSoftmax(dim=0)),
+]
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=lambda m: repr(m[0]()))
+@pytest.mark.parametrize("shape", [(4, 7), (2, 3, 5)])
+def test_activations_match_torch(make, shape):
+    x = 3 * rng.standard_normal(shape)
+    x.flat[0] = 0.0  # the kink of ReLU-like functions: torch's convention at 0
+    check_against_torch(make[0](), make[1](), x)
+
+
+def test_activations_extreme_inputs_are_finite():
+    x = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+    for m in [nn.Sigmoid(), nn.SiLU(), nn.ELU(), nn.GELU(), nn.Softmax(-1),
+              nn.LogSoftmax(-1)]:
+        y = m(x)
+        g = m.backward(np.ones_like(y))
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(g)), m
+    check_against_torch(nn.Softmax(-1), torch.nn.Softmax(-1), x)
+    check_against_torch(nn.LogSoftmax(-1), torch.nn.LogSoftmax(-1), x)
+    check_against_torch(nn.Sigmoid(), torch.nn.Sigmoid(), x)
+
+
+def test_maxout_gradcheck_and_shape():
+    m = nn.Maxout(5, 3, pool_size=4).double()
+    x = rng.standard_normal((6, 5))
+    assert m(x).shape == (6, 3)
+    res = gradcheck(m, x, atol=1e-7, rtol=1e-6)
+    assert res.max_rel_error < 1e-6
+    x3 = rng.standard_normal((2, 3, 5))
+    assert m(x3).shape == (2, 3, 3)
+    gradcheck(m, x3)
+
+
+def test_maxout_is_max_of_linear_pieces():
+    m = nn.Maxout(4, 2, pool_size=3).double()
+    x = rng.standard_normal((5, 4))
+    z = x @ m.weight.data.T + m.bias.data  # (5, 6)
+    np.testing.assert_allclose(m(x), z.reshape(5, 2, 3).max(axis=-1))
+    with pytest.raises(ValueError, match="Maxout"):
+        m(np.zeros((5, 3)))
