@@ -197,7 +197,9 @@ class MultiheadAttention(Module):
         ctx = attn_d @ v  # (N, h, L, d)
         ctx = ctx.transpose(0, 2, 1, 3).reshape(N, L, E)  # (N, L, E): heads side by side
         out = self.out_proj(ctx)  # (N, L, E)
-        self._cache = (q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched)
+        w_kind = None if not need_weights else ("mean" if average_attn_weights
+                                                 else "per_head")
+        self._cache = (q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched, w_kind)
 
         if not batched:
             out = out[0]  # (L, E)
@@ -217,11 +219,18 @@ class MultiheadAttention(Module):
         return ((u >= p) / (1.0 - p)).astype(dtype)
 
     # ---- backward -------------------------------------------------------------
-    def backward(self, grad_output):
-        """grad of attn_output -> (grad_query, grad_key, grad_value)."""
+    def backward(self, grad_output, grad_attn_weights=None):
+        """grad of attn_output -> (grad_query, grad_key, grad_value).
+
+        ``grad_attn_weights`` optionally adds a gradient for the returned
+        weights. A pair ``(grad_output, grad_attn_weights)``, mirroring the
+        forward's return value, is accepted as the first argument too.
+        """
         if self._cache is None:
             raise RuntimeError("MultiheadAttention: call forward before backward")
-        q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched = self._cache
+        if isinstance(grad_output, tuple):
+            grad_output, grad_attn_weights = grad_output
+        q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched, w_kind = self._cache
         N, L, E = q_in.shape
         S, h, d = k_in.shape[1], self.num_heads, self.head_dim
         g = np.asarray(grad_output)
@@ -238,6 +247,9 @@ class MultiheadAttention(Module):
         dctx = dctx.reshape(N, L, h, d).transpose(0, 2, 1, 3)  # (N, h, L, d)
         dattn = dctx @ v.transpose(0, 1, 3, 2)  # (N, h, L, S)
         dv = attn_d.transpose(0, 1, 3, 2) @ dctx  # (N, h, S, d)
+        if grad_attn_weights is not None:
+            dattn = dattn + self._weights_grad(grad_attn_weights, w_kind, N, L, S,
+                                               batched)
         if drop is not None:
             dattn = dattn * drop  # the same mask as forward
         # softmax backward, row by row: ds_j = a_j (da_j - sum_k a_k da_k)
@@ -264,6 +276,22 @@ class MultiheadAttention(Module):
         if not self.batch_first:
             return tuple(gr.transpose(1, 0, 2) for gr in grads)  # (len, N, E)
         return tuple(grads)
+
+    def _weights_grad(self, g, w_kind, N, L, S, batched):
+        """Upstream grad of the returned weights -> grad of attn_d (N, h, L, S)."""
+        h = self.num_heads
+        if w_kind is None:
+            raise ValueError("MultiheadAttention.backward: got grad_attn_weights but "
+                             "forward ran with need_weights=False")
+        want = (N, L, S) if w_kind == "mean" else (N, h, L, S)
+        plain = want if batched else want[1:]
+        g = np.asarray(g)
+        if g.shape != plain:
+            raise ValueError(f"MultiheadAttention.backward: expected grad_attn_weights "
+                             f"of shape {plain}, got {g.shape}")
+        g = g.reshape(want)
+        # the mean over heads spreads its gradient equally over the h heads
+        return g[:, None] / h if w_kind == "mean" else g
 
     def extra_repr(self) -> str:
         s = f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"

@@ -439,6 +439,13 @@ class _RNNBase(Module):
     def _backward(self, grad_output, grad_h_n=None, grad_c_n=None):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}: call forward before backward")
+        if isinstance(grad_output, tuple):
+            # the forward's structure: (g_out, g_h_n) or (g_out, (g_h_n, g_c_n))
+            grad_output, g_state = grad_output
+            if self._has_cell_state:
+                grad_h_n, grad_c_n = (None, None) if g_state is None else g_state
+            else:
+                grad_h_n = g_state
         caches, masks, batched, (T, N) = self._cache
         L, H = self.num_layers, self.hidden_size
         dtype = self.weight_ih_l0.data.dtype
@@ -489,8 +496,9 @@ class _RNNBase(Module):
         """grad_output like output -> grad input like input.
 
         ``grad_h_n`` (L, N, H) optionally adds a gradient for h_n (default:
-        none, h_n unused in the loss). The gradient of h0 is left in
-        ``.grad_h0`` (L, N, H).
+        none, h_n unused in the loss); the pair ``(grad_output, grad_h_n)``,
+        shaped like forward's return value, is accepted as well. The gradient
+        of h0 is left in ``.grad_h0`` (L, N, H).
         """
         return self._backward(grad_output, grad_h_n)
 
@@ -673,5 +681,9 @@ class LSTM(_RNNBase):
         return super().forward(input, hx)
 
     def backward(self, grad_output, grad_h_n=None, grad_c_n=None):
-        """grad_output like output -> grad input; optional grads of h_n and c_n."""
+        """grad_output like output -> grad input; optional grads of h_n and c_n.
+
+        ``(grad_output, (grad_h_n, grad_c_n))``, shaped like forward's return
+        value, is accepted as the first argument too.
+        """
         return self._backward(grad_output, grad_h_n, grad_c_n)
