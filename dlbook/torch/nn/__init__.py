@@ -1,0 +1,27 @@
+"""Teaching modules written from tensor operations, beside torch's fast paths.
+
+Each class mirrors its ``torch.nn`` namesake (constructor, parameter names,
+``state_dict`` keys and init), so ``mine.load_state_dict(theirs.state_dict())``
+gives the same outputs and gradients.
+"""
+
+from .attention import (
+    MultiheadAttention,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_naive,
+)
+from .conv import Conv2d, conv2d_unfold
+from .positional import SinusoidalPositionalEncoding, sinusoidal_positional_encoding
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .roi import RoIPool, roi_pool
+from .transformer import TransformerBlock
+
+__all__ = [
+    "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
+    "MultiheadAttention",
+    "scaled_dot_product_attention_naive", "scaled_dot_product_attention",
+    "SinusoidalPositionalEncoding", "sinusoidal_positional_encoding",
+    "TransformerBlock",
+    "conv2d_unfold", "Conv2d",
+    "roi_pool", "RoIPool",
+]
