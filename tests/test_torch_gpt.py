@@ -1,0 +1,151 @@
+"""GPT: causality, loss at init, tied weights, generation, overfitting, MFU."""
+
+import math
+
+import pytest
+import torch
+
+from dlbook.torch.models.gpt import GPT, GPTConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors gain nothing from threads, and on a busy 2-core machine the
+    OpenMP barriers of every small op wait for a time slice (~10 ms each)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(**kw):
+    cfg = dict(block_size=16, vocab_size=23, n_layer=2, n_head=2, n_embd=16,
+               dropout=0.0, bias=True)
+    cfg.update(kw)
+    torch.manual_seed(0)
+    return GPT(GPTConfig(**cfg))
+
+
+def test_changing_future_tokens_never_changes_past_logits():
+    m = tiny().eval()
+    g = torch.Generator().manual_seed(1)
+    idx = torch.randint(0, 23, (3, 12), generator=g)
+    logits, _ = m(idx)
+    for t in [0, 5, 11]:
+        other = idx.clone()
+        other[:, t:] = torch.randint(0, 23, (3, 12 - t), generator=g)
+        other_logits, _ = m(other)
+        torch.testing.assert_close(other_logits[:, :t], logits[:, :t])
+        if t < 11:  # and the change is visible from position t on
+            assert not torch.allclose(other_logits[:, t:], logits[:, t:])
+
+
+def test_loss_at_init_is_close_to_uniform():
+    m = tiny(vocab_size=101, n_embd=32)
+    idx = torch.randint(0, 101, (8, 16))
+    _, loss = m(idx, torch.randint(0, 101, (8, 16)))
+    assert abs(loss.item() - math.log(101)) < 0.1
+    logits, none = m(idx)
+    assert logits.shape == (8, 16, 101) and none is None
+
+
+def test_weights_are_really_tied():
+    m = tiny()
+    assert m.lm_head.weight is m.transformer.wte.weight
+    assert m.lm_head.weight.data_ptr() == m.transformer.wte.weight.data_ptr()
+    # shared tensors appear once in parameters() and in the count
+    n_unique = sum(p.numel() for p in {id(p): p for p in m.parameters()}.values())
+    assert m.num_params(non_embedding=False) == n_unique
+    assert m.num_params() == n_unique - 16 * 16  # minus wpe (block_size x n_embd)
+    # one gradient flows into the shared matrix from both uses
+    idx = torch.randint(0, 23, (2, 8))
+    _, loss = m(idx, idx)
+    loss.backward()
+    assert m.lm_head.weight.grad is m.transformer.wte.weight.grad
+    # and after a state_dict round trip it is still one tensor
+    m2 = tiny()
+    m2.load_state_dict(m.state_dict())
+    assert m2.lm_head.weight is m2.transformer.wte.weight
+
+
+def test_gpt2_small_parameter_count():
+    with torch.device("meta"):
+        m = GPT(GPTConfig(vocab_size=50257))
+    # GPT-2 small: 124,439,808 parameters, of which wpe is 1024 x 768
+    assert m.num_params(non_embedding=False) == 124_439_808
+    assert m.num_params() == 124_439_808 - 1024 * 768
+
+
+def test_generate_extends_and_respects_top_k():
+    m = tiny().eval()
+    idx = torch.randint(0, 23, (2, 5))
+    out = m.generate(idx, max_new_tokens=20, top_k=1)
+    assert out.shape == (2, 25)  # longer than block_size: the context is cropped
+    assert torch.equal(out[:, :5], idx)
+    # top_k=1 is greedy: each new token is the argmax of the logits before it
+    for t in range(5, 25):
+        ctx = out[:, max(0, t - 16):t]
+        logits, _ = m(ctx)
+        assert torch.equal(out[:, t], logits[:, -1].argmax(-1))
+    # top_k=3: every sampled token is among the 3 likeliest
+    g = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        out = m.generate(idx, max_new_tokens=1, top_k=3, temperature=2.0,
+                         generator=g)
+        top3 = m(idx)[0][:, -1].topk(3).indices
+        assert all(out[b, -1] in top3[b] for b in range(2))
+    with pytest.raises(ValueError, match="temperature"):
+        m.generate(idx, 1, temperature=0)
+
+
+def test_tiny_gpt_overfits_a_tiny_sequence():
+    m = tiny(n_layer=1, n_embd=32, vocab_size=11)
+    seq = torch.tensor([[1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3]])
+    x, y = seq[:, :-1], seq[:, 1:]
+    opt = m.configure_optimizers(weight_decay=0.0, lr=1e-2, device_type="cpu")
+    for _ in range(150):
+        _, loss = m(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    logits, _ = m(x)
+    assert torch.equal(logits.argmax(-1), y)
+
+
+def test_configure_optimizers_groups_and_mfu():
+    m = tiny()
+    opt = m.configure_optimizers(0.1, 3e-4, (0.9, 0.95), "cpu")
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"])
+    assert all(p.dim() == 1 for p in no_decay["params"])
+    n = sum(p.numel() for g in opt.param_groups for p in g["params"])
+    assert n == m.num_params(non_embedding=False)
+    # MFU: 6N + 12 L T C flops per token, T tokens per sequence
+    N, L, T, C = m.num_params(), 2, 16, 16
+    flops = (6 * N + 12 * L * T * C) * T * 4
+    assert m.estimate_mfu(4, 0.5, peak_flops=1e9) == pytest.approx(flops / 0.5 / 1e9)
+
+
+def test_errors_name_what_was_expected():
+    m = tiny()
+    with pytest.raises(ValueError, match="exceeds block_size 16"):
+        m(torch.zeros(1, 17, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"idx of shape \(B, T\)"):
+        m(torch.zeros(17, dtype=torch.long))
+    with pytest.raises(ValueError, match="divisible by n_head"):
+        GPTConfig(n_embd=10, n_head=3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpt_logits_agree_on_cpu_and_gpu():
+    m = tiny().eval().double()
+    idx = torch.randint(0, 23, (2, 16))
+    want, _ = m(idx)
+    cuda = torch.device("cuda")
+    got, _ = m.to(cuda)(idx.to(cuda))
+    torch.testing.assert_close(got.cpu(), want, atol=1e-9, rtol=1e-7)
+    opt = m.float().configure_optimizers(0.1, 1e-3)
+    assert opt.defaults.get("fused") is True
