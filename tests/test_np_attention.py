@@ -182,7 +182,7 @@ def test_dropout_on_weights():
 def test_bad_input_errors():
     m = nn.MultiheadAttention(E, HEADS)
     x = np.zeros((L, N, E))
-    with pytest.raises(ValueError, match=r"embed_dim=12.*expected query .*got \(5, 2, 8\)"):
+    with pytest.raises(ValueError, match=r"embed_dim=12.*query .*got \(5, 2, 8\)"):
         m(np.zeros((L, N, 8)), x, x)
     with pytest.raises(ValueError, match=r"attn_mask of shape .*got \(4, 4\)"):
         m(x, x, x, attn_mask=np.zeros((4, 4), dtype=bool))

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from . import init
+from .dropout import dropout_mask
 from .functional import softmax
 from .linear import Linear
 from .module import Module, Parameter
@@ -56,7 +57,8 @@ class MultiheadAttention(Module):
                 f"multiple of num_heads ({num_heads})"
             )
         if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
+            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got "
+                             f"{dropout}")
         if add_bias_kv or add_zero_attn or kdim not in (None, embed_dim) or \
                 vdim not in (None, embed_dim):
             raise NotImplementedError(
@@ -87,8 +89,8 @@ class MultiheadAttention(Module):
         for what, a in (("query", query), ("key", key), ("value", value)):
             a = np.asarray(a)
             if not np.issubdtype(a.dtype, np.floating):
-                raise TypeError(f"MultiheadAttention: expected a floating-point {what}, "
-                                f"got dtype {a.dtype}")
+                raise TypeError(f"MultiheadAttention: expected a floating-point "
+                                f"{what}, got dtype {a.dtype}")
             if a.ndim not in (2, 3) or a.shape[-1] != E:
                 layout = "(N, len, E)" if self.batch_first else "(len, N, E)"
                 raise ValueError(
@@ -175,7 +177,8 @@ class MultiheadAttention(Module):
                 qkv += b
             q, k, v = (qkv[:, j * E:(j + 1) * E].reshape(N, L, E) for j in range(3))
         else:
-            q, k, v = (x @ W[j * E:(j + 1) * E].T for j, x in enumerate((q_in, k_in, v_in)))
+            q, k, v = (x @ W[j * E:(j + 1) * E].T  # (N, len, E) each
+                       for j, x in enumerate((q_in, k_in, v_in)))
             if b is not None:
                 q, k, v = q + b[:E], k + b[E:2 * E], v + b[2 * E:]
         q = q.reshape(N, L, h, d).transpose(0, 2, 1, 3)  # (N, h, L, d)
@@ -192,10 +195,10 @@ class MultiheadAttention(Module):
 
         drop, attn_d = None, attn
         if self.training and self.dropout > 0:
-            drop = self._dropout_mask(attn.shape, attn.dtype)
+            drop = dropout_mask(attn.shape, self.dropout, attn.dtype, self.rng)
             attn_d = attn * drop  # torch drops attention weights, after softmax
         ctx = attn_d @ v  # (N, h, L, d)
-        ctx = ctx.transpose(0, 2, 1, 3).reshape(N, L, E)  # (N, L, E): heads side by side
+        ctx = ctx.transpose(0, 2, 1, 3).reshape(N, L, E)  # (N, L, E): heads concat
         out = self.out_proj(ctx)  # (N, L, E)
         w_kind = None if not need_weights else ("mean" if average_attn_weights
                                                  else "per_head")
@@ -210,13 +213,6 @@ class MultiheadAttention(Module):
         # torch returns the weights after dropout, the ones that multiplied V
         weights = attn_d.mean(axis=1) if average_attn_weights else attn_d
         return out, (weights if batched else weights[0])
-
-    def _dropout_mask(self, shape, dtype):
-        p = self.dropout
-        if p == 1.0:
-            return np.zeros(shape, dtype=dtype)
-        u = self.rng.random(shape) if self.rng is not None else np.random.random_sample(shape)
-        return ((u >= p) / (1.0 - p)).astype(dtype)
 
     # ---- backward -------------------------------------------------------------
     def backward(self, grad_output, grad_attn_weights=None):
@@ -236,8 +232,8 @@ class MultiheadAttention(Module):
         g = np.asarray(grad_output)
         want = (L, E) if not batched else ((N, L, E) if self.batch_first else (L, N, E))
         if g.shape != want:
-            raise ValueError(f"MultiheadAttention.backward: expected grad_output of the "
-                             f"output's shape {want}, got {g.shape}")
+            raise ValueError(f"MultiheadAttention.backward: expected grad_output of "
+                             f"the output's shape {want}, got {g.shape}")
         if not batched:
             g = g[None]
         elif not self.batch_first:

@@ -12,6 +12,18 @@ import numpy as np
 from .module import Module
 
 
+def dropout_mask(shape, p: float, dtype, rng=None) -> np.ndarray:
+    """Scaled keep-mask: 0 with probability p, else 1 / (1 - p) (all 0 if p = 1).
+
+    ``rng`` is a ``numpy.random.Generator``; None uses the global ``np.random``.
+    Also used by the dropout inside RNN and MultiheadAttention.
+    """
+    if p == 1.0:
+        return np.zeros(shape, dtype=dtype)  # 1 / (1 - p) would be inf
+    u = rng.random(shape) if rng is not None else np.random.random_sample(shape)
+    return ((u >= p) / (1.0 - p)).astype(dtype)  # u ~ U[0, 1): kept with prob 1 - p
+
+
 class Dropout(Module):
     """Zero each element with probability ``p``, scale the rest by 1 / (1 - p).
 
@@ -38,13 +50,8 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.mask = None  # identity: backward passes the gradient through
             return x
-        if self.p == 1.0:
-            # everything dropped; 1 / (1 - p) would be inf, torch returns zeros
-            self.mask = np.zeros_like(x)
-        else:
-            u = (self.rng.random(x.shape) if self.rng is not None
-                 else np.random.random_sample(x.shape))  # U[0, 1), same shape as x
-            self.mask = ((u >= self.p) / (1.0 - self.p)).astype(x.dtype)
+        # p = 1 drops everything: the mask is all zeros, as torch's output
+        self.mask = dropout_mask(x.shape, self.p, x.dtype, self.rng)
         if self.inplace:  # overwrite the caller's array, as torch's inplace=True
             return np.multiply(x, self.mask, out=x)
         return x * self.mask

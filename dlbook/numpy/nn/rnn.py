@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import init
+from .dropout import dropout_mask
 from .functional import sigmoid as _sigmoid
 from .module import Module, Parameter
 
@@ -125,7 +126,8 @@ def _uniform(shape, bound, dtype, rng) -> Parameter:
 def _as_float_array(x, layer: str, what: str) -> np.ndarray:
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{layer}: expected a floating-point {what}, got dtype {x.dtype}")
+        raise TypeError(f"{layer}: expected a floating-point {what}, got dtype "
+                        f"{x.dtype}")
     return x
 
 
@@ -222,14 +224,16 @@ class RNNCell(_CellBase):
     def forward(self, input, hx=None):
         x, (h,), batched = self._prepare(input, hx)
         b = self.bias_hh.data if self.bias else None
-        h_new, step = rnn_step(self._gi(x), h, self.weight_hh.data, b, self.nonlinearity)
+        w_hh = self.weight_hh.data
+        h_new, step = rnn_step(self._gi(x), h, w_hh, b, self.nonlinearity)
         self._cache = (x, step, batched)
         return h_new if batched else h_new[0]
 
     def backward(self, grad_output):
         x, step, batched = self._need_cache()
         dh = np.asarray(grad_output).reshape(step[1].shape)
-        da, dh_prev = rnn_step_backward(dh, step, self.weight_hh.data, self.nonlinearity)
+        w_hh = self.weight_hh.data
+        da, dh_prev = rnn_step_backward(dh, step, w_hh, self.nonlinearity)
         self._accumulate(da, da, x, step[0])
         self.grad_hx = dh_prev if batched else dh_prev[0]
         dx = da @ self.weight_ih.data
@@ -286,7 +290,8 @@ class LSTMCell(_CellBase):
     def backward(self, grad_output, grad_c=None):
         x, step, batched = self._need_cache()
         dh = np.asarray(grad_output).reshape(step[0].shape)
-        dc = np.zeros_like(dh) if grad_c is None else np.asarray(grad_c).reshape(dh.shape)
+        dc = np.zeros_like(dh) if grad_c is None else \
+            np.asarray(grad_c).reshape(dh.shape)
         dgates, dh_prev, dc_prev = lstm_step_backward(dh, dc, step, self.weight_hh.data)
         self._accumulate(dgates, dgates, x, step[0])
         self.grad_hx = dh_prev if batched else dh_prev[0]
@@ -397,7 +402,7 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
                 # torch drops the outputs of every layer but the last
-                mask = self._dropout_mask(layer_in.shape, dtype)
+                mask = dropout_mask(layer_in.shape, self.dropout, dtype, self.rng)
                 layer_in = layer_in * mask
                 masks.append(mask)
             else:
@@ -419,13 +424,6 @@ class _RNNBase(Module):
             c_n = np.stack(c_n) if batched else np.stack(c_n)[:, 0]
             return output, (h_n, c_n)
         return output, h_n
-
-    def _dropout_mask(self, shape, dtype):
-        p = self.dropout
-        if p == 1.0:
-            return np.zeros(shape, dtype=dtype)
-        u = self.rng.random(shape) if self.rng is not None else np.random.random_sample(shape)
-        return ((u >= p) / (1.0 - p)).astype(dtype)  # inverted dropout
 
     # ---- backward -----------------------------------------------------------
     def _grad_in(self, g, what, want_batched, want_plain, dtype):
@@ -477,8 +475,8 @@ class _RNNBase(Module):
         grad_h0 = np.empty((L, N, H), dtype=dtype)
         grad_c0 = np.empty((L, N, H), dtype=dtype)
         for layer in reversed(range(L)):
-            dx, dh0, dc0 = self._layer_backward(layer, caches[layer], d_out, dh_n[layer],
-                                                dc_n[layer])
+            dx, dh0, dc0 = self._layer_backward(layer, caches[layer], d_out,
+                                                dh_n[layer], dc_n[layer])
             grad_h0[layer] = dh0
             if dc0 is not None:
                 grad_c0[layer] = dc0
