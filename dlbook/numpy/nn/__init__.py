@@ -1,12 +1,16 @@
 """``dlbook.numpy.nn``: layers, losses and containers with hand-written backward."""
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid,
                          SiLU, Softmax, Tanh)
 from .container import Flatten, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, LayerNorm)
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 # sequence layers
 from .attention import MultiheadAttention

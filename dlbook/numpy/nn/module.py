@@ -70,6 +70,11 @@ class Module:
                 f"{type(self).__name__}: call super().__init__() before assigning "
                 f"attribute {name!r}"
             )
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            # assigning to a buffer updates it and keeps it a buffer, as in torch
+            # (BatchNorm reassigns running_mean every training step)
+            object.__setattr__(self, name, value)
+            return
         for store in (self._parameters, self._modules, self._buffers):
             store.pop(name, None)
         if isinstance(value, Parameter):

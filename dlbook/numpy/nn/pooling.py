@@ -1,0 +1,208 @@
+"""Pooling: ``MaxPool2d``, ``AvgPool2d`` (and ``AdaptiveAvgPool2d`` for (1, 1)).
+
+Shapes: x (N, C, H, W) or (C, H, W) -> (N, C, Ho, Wo), Ho = floor((H + 2 ph -
+dh (kh - 1) - 1) / sh) + 1. Windows come from an ``as_strided`` view of the
+padded input, (N, C, Ho, Wo, kh, kw), so forward is one reduction; backward
+loops over the kh*kw kernel offsets only, vectorised over everything else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .conv import _pair
+from .module import Module
+
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "max_pool2d_naive",
+           "avg_pool2d_naive"]
+
+
+def _windows(x_p, kernel, stride, dilation, out_hw):
+    """View (N, C, Hp, Wp) as (N, C, Ho, Wo, kh, kw) windows, without a copy."""
+    N, C = x_p.shape[:2]
+    sN, sC, sH, sW = x_p.strides
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    return as_strided(x_p, (N, C) + tuple(out_hw) + (kh, kw),
+                      (sN, sC, sH * sh, sW * sw, sH * dh, sW * dw), writeable=False)
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        self.dilation = _pair(dilation, "dilation")
+        if ceil_mode:
+            raise NotImplementedError(f"{type(self).__name__}: ceil_mode=True is not "
+                                      f"implemented")
+        for p, k in zip(self.padding, self.kernel_size):
+            if p > k // 2:
+                raise ValueError(f"{type(self).__name__}: padding {self.padding} must be "
+                                 f"at most half the kernel size {self.kernel_size}")
+        self.ceil_mode = ceil_mode
+
+    def _prepare(self, x, fill):
+        """Check and pad x; returns the padded (N, C, Hp, Wp) input and (Ho, Wo)."""
+        self._unbatched = x.ndim == 3
+        if self._unbatched:
+            x = x[None]
+        if x.ndim != 4:
+            raise ValueError(f"{self!r}: expected input of shape (N, C, H, W) or "
+                             f"(C, H, W), got shape {x.shape}")
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        H, W = x.shape[2:]
+        Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"{self!r}: input of shape {x.shape} is smaller than the "
+                             f"window")
+        self.x_shape = x.shape
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+        return x, (Ho, Wo)
+
+    def _scatter(self, per_offset, padded_shape, dtype):
+        """Add per_offset(i, j) -> (N, C, Ho, Wo) into the window slots; unpad."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        Ho, Wo = self.out_hw
+        dx = np.zeros(padded_shape, dtype=dtype)
+        for i in range(kh):  # kh*kw iterations, each vectorised over N, C, Ho, Wo
+            for j in range(kw):
+                dx[:, :, i * dh: i * dh + sh * (Ho - 1) + 1: sh,
+                   j * dw: j * dw + sw * (Wo - 1) + 1: sw] += per_offset(i, j)
+        ph, pw = self.padding
+        H, W = self.x_shape[2:]
+        dx = dx[:, :, ph:ph + H, pw:pw + W]
+        return dx[0] if self._unbatched else dx
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+
+class MaxPool2d(_Pool2d):
+    """The maximum of each window; the gradient goes to the (first) maximum."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        if return_indices:
+            raise NotImplementedError("MaxPool2d: return_indices=True is not implemented")
+
+    def forward(self, x):
+        x_p, self.out_hw = self._prepare(x, -np.inf)
+        N, C = x_p.shape[:2]
+        win = _windows(x_p, self.kernel_size, self.stride, self.dilation, self.out_hw)
+        win = win.reshape(N, C, *self.out_hw, -1)  # (N, C, Ho, Wo, kh*kw), a copy
+        self.arg = win.argmax(axis=-1)  # (N, C, Ho, Wo): first maximum, as torch
+        self.padded_shape = x_p.shape
+        out = np.take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
+        return out[0] if self._unbatched else out
+
+    def backward(self, grad_output):
+        g = grad_output[None] if self._unbatched else grad_output
+        kw = self.kernel_size[1]
+        arg = self.arg
+        return self._scatter(lambda i, j: g * (arg == i * kw + j), self.padded_shape,
+                             g.dtype)
+
+
+class AvgPool2d(_Pool2d):
+    """The mean of each window; zero padding counts toward the divisor unless
+    ``count_include_pad=False``; ``divisor_override`` replaces the divisor."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def _divisor(self, dtype):
+        kh, kw = self.kernel_size
+        if self.divisor_override is not None:
+            return np.asarray(self.divisor_override, dtype=dtype)
+        if self.count_include_pad or self.padding == (0, 0):
+            return np.asarray(kh * kw, dtype=dtype)
+        # count the real (unpadded) pixels under each window
+        ones = np.ones((1, 1) + self.x_shape[2:], dtype=dtype)
+        ph, pw = self.padding
+        ones = np.pad(ones, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        win = _windows(ones, self.kernel_size, self.stride, self.dilation, self.out_hw)
+        return win.sum(axis=(-2, -1))  # (1, 1, Ho, Wo)
+
+    def forward(self, x):
+        x_p, self.out_hw = self._prepare(x, 0)
+        win = _windows(x_p, self.kernel_size, self.stride, self.dilation, self.out_hw)
+        self.div = self._divisor(x.dtype)
+        self.padded_shape = x_p.shape
+        out = win.sum(axis=(-2, -1)) / self.div
+        return out[0] if self._unbatched else out
+
+    def backward(self, grad_output):
+        g = grad_output[None] if self._unbatched else grad_output
+        share = g / self.div  # every pixel of a window gets an equal share
+        return self._scatter(lambda i, j: share, self.padded_shape, g.dtype)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average to a fixed output size; implemented for the common (1, 1) (global
+    average pooling, as in ResNet) and for sizes that divide the input evenly."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = _pair(output_size, "output_size")
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{self!r}: expected input (N, C, H, W), got {x.shape}")
+        N, C, H, W = x.shape
+        oh, ow = self.output_size
+        if H % oh or W % ow:
+            raise NotImplementedError(f"{self!r}: output size must divide the input "
+                                      f"size {(H, W)}")
+        self.x_shape = x.shape
+        return x.reshape(N, C, oh, H // oh, ow, W // ow).mean(axis=(3, 5))
+
+    def backward(self, grad_output):
+        N, C, H, W = self.x_shape
+        oh, ow = self.output_size
+        bh, bw = H // oh, W // ow
+        g = grad_output[:, :, :, None, :, None] / (bh * bw)  # (N, C, oh, 1, ow, 1)
+        return np.broadcast_to(g, (N, C, oh, bh, ow, bw)).reshape(self.x_shape)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+def max_pool2d_naive(x, kernel_size, stride=None, padding=0):
+    """The definition, in loops (for tests): max over each padded window."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride) if stride is not None else (kh, kw)
+    ph, pw = _pair(padding)
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for p in range(Ho):
+        for q in range(Wo):
+            y[:, :, p, q] = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].max(axis=(2, 3))
+    return y
+
+
+def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
+    """The definition, in loops (count_include_pad=True)."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride) if stride is not None else (kh, kw)
+    ph, pw = _pair(padding)
+    N, C, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    for p in range(Ho):
+        for q in range(Wo):
+            y[:, :, p, q] = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].mean(axis=(2, 3))
+    return y
