@@ -24,9 +24,12 @@ __all__ = [
 
 def _array(tensor) -> np.ndarray:
     """The array to write into: a Parameter's ``.data`` or the array itself."""
-    arr = getattr(tensor, "data", tensor)
+    if isinstance(tensor, np.ndarray):  # (an ndarray's own .data is a memoryview)
+        return tensor
+    arr = getattr(tensor, "data", None)
     if not isinstance(arr, np.ndarray):
-        raise TypeError(f"init: expected a Parameter or np.ndarray, got {type(tensor).__name__}")
+        raise TypeError(f"init: expected a Parameter or np.ndarray, "
+                        f"got {type(tensor).__name__}")
     return arr
 
 
