@@ -1,0 +1,304 @@
+"""fit / evaluate / History / ArrayLoader / checkpoints."""
+
+import functools
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from dlbook.torch import train as T  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models gain nothing from threads, and on a busy 2-core machine the
+    OpenMP barriers of every small op wait for a time slice (~10 ms each)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    try:
+        from dlbook.data import load_digits
+    except ImportError:  # the data module is another engineer's; fall back
+        from sklearn.datasets import load_digits as sk
+        from sklearn.model_selection import train_test_split
+
+        X, y = sk(return_X_y=True)
+        Xtr, Xte, ytr, yte = train_test_split(
+            (X / 16).astype(np.float32), y.astype(np.int64), test_size=0.2,
+            random_state=0, stratify=y)
+        return Xtr, ytr, Xte, yte
+    return load_digits()
+
+
+def mlp(seed=0, dropout=0.0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(64, 10))
+
+
+def _no_time(h):
+    return [{k: v for k, v in r.items() if k != "time"} for r in h.records]
+
+
+# ------------------------------------------------------------------ fit
+
+
+def test_fit_reaches_95_percent_on_digits(digits):
+    Xtr, ytr, Xte, yte = digits
+    model = mlp()
+    h = T.fit(model, (Xtr, ytr), (Xte, yte), epochs=20, lr=3e-3, seed=0,
+              progress=False, device="cpu")
+    assert len(h) == 20
+    assert h["val_accuracy"][-1] >= 0.95
+    assert h["train_loss"][-1] < h["train_loss"][0] / 5
+    ev = T.evaluate(model, (Xte, yte))
+    assert ev["accuracy"] == pytest.approx(h["val_accuracy"][-1])
+    assert ev["loss"] == pytest.approx(h["val_loss"][-1], rel=1e-5)
+    # the same number by hand
+    with torch.no_grad():
+        acc = (model(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean()
+    assert ev["accuracy"] == pytest.approx(acc)
+
+
+def test_fit_is_deterministic_under_a_seed(digits):
+    Xtr, ytr, Xte, yte = digits
+    runs = []
+    for _ in range(2):
+        model = mlp(dropout=0.3)  # dropout draws random numbers too
+        h = T.fit(model, (Xtr, ytr), (Xte, yte), epochs=3, seed=123, progress=False,
+                  device="cpu")
+        runs.append((h, model.state_dict()))
+    (h1, s1), (h2, s2) = runs
+    assert _no_time(h1) == _no_time(h2)
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    # and a different seed gives a different run (so the check above can fail)
+    h3 = T.fit(mlp(dropout=0.3), (Xtr, ytr), (Xte, yte), epochs=3, seed=7,
+               progress=False, device="cpu")
+    assert _no_time(h3) != _no_time(h1)
+
+
+def test_early_stopping_restores_the_best_weights():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 64, generator=g)
+    y = torch.randint(0, 10, (64,), generator=g)
+    Xv = torch.randn(64, 64, generator=g)
+    yv = torch.randint(0, 10, (64,), generator=g)  # unrelated labels: overfits fast
+    model = mlp()
+    h = T.fit(model, (X, y), (Xv, yv), epochs=200, lr=1e-2, early_stopping=3,
+              seed=0, progress=False, device="cpu")
+    assert h.stopped_early and len(h) < 200
+    vl = h["val_loss"]
+    best = int(np.argmin(vl)) + 1
+    assert h.best_epoch == best and len(h) == best + 3
+    assert T.evaluate(model, (Xv, yv))["loss"] == pytest.approx(vl[best - 1],
+                                                                 rel=1e-6)
+    assert "best epoch" in repr(h)
+    with pytest.raises(ValueError, match="early_stopping needs val_data"):
+        T.fit(model, (X, y), epochs=1, early_stopping=2)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """Records the global gradient norm that each step sees."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.norms = []
+
+    def step(self, closure=None):
+        grads = [p.grad for g in self.param_groups for p in g["params"]
+                 if p.grad is not None]
+        self.norms.append(torch.linalg.vector_norm(
+            torch.stack([torch.linalg.vector_norm(t) for t in grads])).item())
+        return super().step(closure)
+
+
+def test_gradient_clipping_bounds_the_norm(digits):
+    Xtr, ytr, _, _ = digits
+    data = (Xtr[:256] * 50, ytr[:256])  # large inputs -> large gradients
+    model = mlp()
+    unclipped = RecordingSGD(model.parameters(), lr=1e-4)
+    T.fit(model, data, epochs=1, optimizer=unclipped, progress=False, device="cpu",
+          seed=0)
+    assert max(unclipped.norms) > 1.0  # otherwise the test below proves nothing
+    model = mlp()
+    opt = RecordingSGD(model.parameters(), lr=1e-4)
+    T.fit(model, data, epochs=1, optimizer=opt, grad_clip=1.0, progress=False,
+          device="cpu", seed=0)
+    assert len(opt.norms) == 4 and max(opt.norms) <= 1.0 + 1e-5
+
+
+def test_fit_takes_dataloaders_factories_metrics_and_schedulers(digits):
+    Xtr, ytr, Xte, yte = digits
+    ds = torch.utils.data.TensorDataset(torch.from_numpy(Xtr), torch.from_numpy(ytr))
+    dl = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True)
+
+    def top2(logits, y):
+        return (logits.topk(2, dim=-1).indices == y[:, None]).any(-1).float().mean()
+
+    model = mlp()
+    opt = functools.partial(torch.optim.SGD, lr=0.5, momentum=0.9)
+    h = T.fit(model, dl, T.ArrayLoader(Xte, yte, 100, device="cpu"), epochs=2,
+              optimizer=opt, metrics=("accuracy", top2), progress=True,
+              device="cpu")
+    assert {"val_top2", "train_top2", "val_accuracy"} <= set(h.keys())
+    assert all(a <= b for a, b in zip(h["val_accuracy"], h["val_top2"]))
+    # scheduler steps once per epoch; the record shows the lr the epoch used
+    model = mlp()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(sgd, step_size=1, gamma=0.5)
+    h = T.fit(model, (Xtr, ytr), epochs=3, optimizer=sgd, scheduler=sched,
+              metrics=None, progress=False, device="cpu")
+    assert h["lr"] == pytest.approx([0.1, 0.05, 0.025])
+    with pytest.raises(TypeError, match=r"tuple \(X, y\)"):
+        T.fit(model, 42, epochs=1)
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        T.fit(model, (Xtr, ytr), epochs=1, metrics=("f1",))
+
+
+def test_fit_trains_a_sequence_model_with_bf16_autocast_on_cpu():
+    from dlbook.torch.models.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(block_size=8, vocab_size=7, n_layer=1, n_head=2, n_embd=16))
+    seq = torch.arange(9).remainder(7).repeat(32, 1)  # (32, 9)
+    h = T.fit(m, (seq[:, :-1], seq[:, 1:]), epochs=3, lr=1e-2, amp="bf16",
+              progress=False, device="cpu", batch_size=16)
+    assert h["train_loss"][-1] < h["train_loss"][0] < math.log(7) + 0.3
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def test_accuracy_by_hand():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
+    assert T.accuracy(logits, torch.tensor([0, 1, 1, 1])) == 0.75
+    assert T.accuracy(torch.tensor([2.0, -1.0]), torch.tensor([1.0, 1.0])) == 0.5
+    with pytest.raises(ValueError, match=r"logits \(4, 2\) and targets \(3,\)"):
+        T.accuracy(logits, torch.tensor([0, 1, 1]))
+
+
+def test_array_loader():
+    X, y = np.arange(20, dtype=np.float32).reshape(10, 2), np.arange(10)
+    dl = T.ArrayLoader(X, y, batch_size=4, device="cpu")
+    assert len(dl) == 3
+    batches = list(dl)
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    assert batches[0][1].tolist() == [0, 1, 2, 3]
+    assert torch.equal(batches[1][0], torch.from_numpy(X[4:8]))
+    assert len(T.ArrayLoader(X, y, 4, drop_last=True, device="cpu")) == 2
+    a = T.ArrayLoader(X, y, 4, shuffle=True, seed=0, device="cpu")
+    b = T.ArrayLoader(X, y, 4, shuffle=True, seed=0, device="cpu")
+    ea, eb = [torch.cat([t[1] for t in dl]) for dl in (a, b)]
+    assert torch.equal(ea, eb) and sorted(ea.tolist()) == list(range(10))
+    assert not torch.equal(ea, torch.cat([t[1] for t in a]))  # new order per epoch
+    for xb, yb in a:  # rows stay paired with their labels
+        assert torch.equal(xb[:, 0], 2 * yb.float())
+    assert "10 samples" in repr(a)
+    with pytest.raises(ValueError, match=r"same length.*\(10, 2\).*\(9,\)"):
+        T.ArrayLoader(X, y[:9])
+
+
+def test_history_dict_repr_plot():
+    h = T.History()
+    assert repr(h) == "History(0 epochs)"
+    for e in range(1, 4):
+        h.append({"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5,
+                  "val_loss": 1.5 / e, "val_accuracy": 0.4 + 0.1 * e, "lr": 0.1,
+                  "time": 0.25})
+    d = h.to_dict()
+    assert d["val_loss"] == [1.5, 0.75, 0.5] and d["best_epoch"] is None
+    r = repr(h)
+    assert "3 epochs" in r and "train_loss 1 -> 0.3333" in r and "0.8s" in r
+    fig, axes = h.plot()
+    assert len(axes) == 2
+    assert [ln.get_label() for ln in axes[0].get_lines()] == ["train_loss", "val_loss"]
+    np.testing.assert_allclose(axes[0].get_lines()[1].get_ydata(), [1.5, 0.75, 0.5])
+    with pytest.raises(KeyError, match="no 'val_f1'"):
+        h["val_f1"]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ checkpoints
+
+
+def test_checkpoint_round_trip(tmp_path, digits):
+    Xtr, ytr, _, _ = digits
+    model = mlp()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    h = T.fit(model, (Xtr[:200], ytr[:200]), epochs=1, optimizer=opt,
+              progress=False, device="cpu")
+    path = T.save_checkpoint(tmp_path / "sub" / "ck.pt", model, opt, epoch=1,
+                             history=h.to_dict(), note="hi")
+    model2 = mlp(seed=5)
+    opt2 = torch.optim.AdamW(model2.parameters(), lr=1e-3)
+    extra = T.load_checkpoint(path, model2, opt2)
+    assert extra["epoch"] == 1 and extra["note"] == "hi"
+    assert extra["history"]["train_loss"] == h["train_loss"]
+    s1, s2 = model.state_dict(), model2.state_dict()
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+    o1, o2 = opt.state_dict()["state"], opt2.state_dict()["state"]
+    assert all(torch.equal(o1[k]["exp_avg"], o2[k]["exp_avg"]) for k in o1)
+    with pytest.raises(TypeError, match=r"extra\['arr'\] is a ndarray"):
+        T.save_checkpoint(tmp_path / "x.pt", model, arr=np.zeros(3))
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    model = mlp()
+    good = T.save_checkpoint(tmp_path / "good.pt", model)
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(FileNotFoundError, match=r"no file at .*nope\.pt.*expected"):
+        T.load_checkpoint(missing, model)
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"trunc\.pt is not a readable checkpoint"):
+        T.load_checkpoint(truncated, model)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match=r"notes\.txt is not a readable checkpoint"):
+        T.load_checkpoint(text, model)
+    plain = tmp_path / "plain.pt"
+    torch.save(model.state_dict(), plain)  # a bare state_dict, not a checkpoint
+    with pytest.raises(ValueError, match=r"plain\.pt holds a dict with keys.*"
+                       r"expected a dlbook checkpoint"):
+        T.load_checkpoint(plain, model)
+    with pytest.raises(ValueError, match="no optimizer state"):
+        T.load_checkpoint(good, model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+# ------------------------------------------------------------------ GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_autocast_training_on_gpu_converges(digits):
+    Xtr, ytr, Xte, yte = digits
+    loader = T.ArrayLoader(Xtr, ytr, 64, shuffle=True, seed=0, device="cuda")
+    assert loader.X.device.type == "cuda"  # the whole set moved once
+    model = mlp()
+    h = T.fit(model, loader, (Xte, yte), epochs=20, lr=3e-3, amp="auto", seed=0,
+              progress=False)  # device picked automatically: cuda
+    assert next(model.parameters()).device.type == "cuda"
+    assert h["val_accuracy"][-1] >= 0.95
+    # a GPU checkpoint loads onto the CPU
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        p = T.save_checkpoint(Path(d) / "g.pt", model)
+        cpu_model = mlp(seed=3)
+        T.load_checkpoint(p, cpu_model)
+        assert next(cpu_model.parameters()).device.type == "cpu"
+        torch.testing.assert_close(cpu_model[0].weight, model[0].weight.cpu())
