@@ -22,8 +22,16 @@ import numpy as np
 
 from . import init
 from .dropout import dropout_mask
-from .functional import sigmoid as _sigmoid
 from .module import Module, Parameter
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2: the same function, never overflows,
+    and three cheap array operations (the time loop calls it T times)."""
+    out = np.tanh(x * 0.5)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -102,17 +110,25 @@ def lstm_step(gi, h, c, w_hh, b_hh):
     return h_new, c_new, (h, c, act, tc)
 
 
-def lstm_step_backward(dh_new, dc_new, cache, w_hh):
-    """Returns (d gates, d h, d c); d gates is the grad of both gi and gh."""
+def lstm_step_backward(dh_new, dc_new, cache, w_hh, out=None):
+    """Returns (d gates, d h, d c); d gates is the grad of both gi and gh.
+
+    ``out`` (N, 4H), if given, receives d gates (saves a copy in the BPTT loop).
+    """
     h, c, act, tc = cache
     H = h.shape[1]
     i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
     dc = dc_new + dh_new * o * (1 - tc * tc)  # c' reaches the loss directly and via h'
-    dgates = np.empty_like(act)  # (N, 4H)
-    dgates[:, :H] = dc * g * i * (1 - i)
-    dgates[:, H : 2 * H] = dc * c * f * (1 - f)
-    dgates[:, 2 * H : 3 * H] = dc * i * (1 - g * g)
-    dgates[:, 3 * H :] = dh_new * tc * o * (1 - o)
+    dgates = np.empty_like(act) if out is None else out  # (N, 4H)
+    # upstream gradient of each activated gate: c' = f c + i g, h' = o tanh(c')
+    np.multiply(dc, g, out=dgates[:, :H])  # d i
+    np.multiply(dc, c, out=dgates[:, H : 2 * H])  # d f
+    np.multiply(dc, i, out=dgates[:, 2 * H : 3 * H])  # d g
+    np.multiply(dh_new, tc, out=dgates[:, 3 * H :])  # d o
+    # times the activations' derivatives: s (1 - s) for sigmoid, 1 - g^2 for tanh
+    local = act * (1 - act)  # (N, 4H), right for i, f, o
+    local[:, 2 * H : 3 * H] = 1 - g * g
+    dgates *= local
     return dgates, dgates @ w_hh, dc * f
 
 
@@ -501,14 +517,25 @@ class _RNNBase(Module):
         return self._backward(grad_output, grad_h_n)
 
     # ---- helpers shared by the layer loops ----------------------------------
-    def _input_projection(self, layer, x):
-        """x (T, N, I) -> x W_ih^T + b_ih for all steps at once: (T, N, G*H)."""
-        w_ih, _, b_ih, _ = self._weights(layer)
+    def _input_projection(self, layer, x, add_b_hh=False):
+        """x (T, N, I) -> x W_ih^T + b_ih for all steps at once: (T, N, G*H).
+
+        With ``add_b_hh`` the constant b_hh is added here too, once, instead of
+        at every step (RNN and LSTM; GRU's r gates b_hn, so it must stay).
+        """
+        w_ih, _, b_ih, b_hh = self._weights(layer)
         T, N, I = x.shape
         gi = x.reshape(T * N, I) @ w_ih.data.T  # (T*N, G*H)
         if b_ih is not None:
             gi += b_ih.data
+            if add_b_hh:
+                gi += b_hh.data
         return gi.reshape(T, N, -1)  # (T, N, G*H)
+
+    def _w_hh_for_loop(self, layer):
+        """W_hh stored column-major: w.T is then contiguous and h @ w.T, run at
+        every step, is about 1.5x faster in BLAS. Same values, same shape."""
+        return np.asfortranarray(self._weights(layer)[1].data)
 
     def _accumulate(self, layer, x, h_prev, dgi, dgh):
         """Parameter grads summed over all steps with one matmul each.
@@ -562,13 +589,13 @@ class RNN(_RNNBase):
 
     def _layer_forward(self, layer, x, h0, c0):
         _, w_hh, _, b_hh = self._weights(layer)
-        b = None if b_hh is None else b_hh.data
-        gi = self._input_projection(layer, x)  # (T, N, H)
+        gi = self._input_projection(layer, x, add_b_hh=True)  # (T, N, H)
+        w_hh = self._w_hh_for_loop(layer)
         T, N, _ = x.shape
         hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)  # hs[t+1] = h_t
         hs[0] = h0
         for t in range(T):
-            hs[t + 1], _ = rnn_step(gi[t], hs[t], w_hh.data, b, self.nonlinearity)
+            hs[t + 1], _ = rnn_step(gi[t], hs[t], w_hh, None, self.nonlinearity)
         return hs[1:], hs[T], None, {"x": x, "hs": hs}
 
     def _layer_backward(self, layer, cache, d_out, dh_last, dc_last):
@@ -602,12 +629,13 @@ class GRU(_RNNBase):
         _, w_hh, _, b_hh = self._weights(layer)
         b = None if b_hh is None else b_hh.data
         gi = self._input_projection(layer, x)  # (T, N, 3H)
+        w_hh = self._w_hh_for_loop(layer)
         T, N, _ = x.shape
         hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)
         hs[0] = h0
         steps = []
         for t in range(T):
-            hs[t + 1], step = gru_step(gi[t], hs[t], w_hh.data, b)
+            hs[t + 1], step = gru_step(gi[t], hs[t], w_hh, b)
             steps.append(step)
         return hs[1:], hs[T], None, {"x": x, "hs": hs, "steps": steps}
 
@@ -648,15 +676,15 @@ class LSTM(_RNNBase):
 
     def _layer_forward(self, layer, x, h0, c0):
         _, w_hh, _, b_hh = self._weights(layer)
-        b = None if b_hh is None else b_hh.data
-        gi = self._input_projection(layer, x)  # (T, N, 4H)
+        gi = self._input_projection(layer, x, add_b_hh=True)  # (T, N, 4H)
+        w_hh = self._w_hh_for_loop(layer)
         T, N, _ = x.shape
         hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)  # hs[t+1] = h_t
         cs = np.empty_like(hs)
         hs[0], cs[0] = h0, c0
         steps = []
         for t in range(T):
-            hs[t + 1], cs[t + 1], step = lstm_step(gi[t], hs[t], cs[t], w_hh.data, b)
+            hs[t + 1], cs[t + 1], step = lstm_step(gi[t], hs[t], cs[t], w_hh, None)
             steps.append(step)
         return hs[1:], hs[T], cs[T], {"x": x, "hs": hs, "steps": steps}
 
@@ -667,7 +695,8 @@ class LSTM(_RNNBase):
         dgates = np.empty((T, N, 4 * self.hidden_size), dtype=hs.dtype)
         dh, dc = dh_last, dc_last
         for t in reversed(range(T)):
-            dgates[t], dh, dc = lstm_step_backward(d_out[t] + dh, dc, steps[t], w_hh)
+            _, dh, dc = lstm_step_backward(d_out[t] + dh, dc, steps[t], w_hh,
+                                           out=dgates[t])
         dx = self._accumulate(layer, x, hs[:-1], dgates, dgates)
         return dx, dh, dc
 
