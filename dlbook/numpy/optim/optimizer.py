@@ -1,0 +1,109 @@
+"""``Optimizer``: the base class, as ``torch.optim.Optimizer``.
+
+An optimizer holds ``param_groups`` (a list of dicts, each with ``params`` and
+its own hyperparameters such as ``lr``) and per-parameter ``state`` (momentum
+buffers, moment estimates). ``step()`` updates every parameter *in place* from
+its ``.grad``; subclasses write the update rule for one parameter in
+``_update(p, grad, state, group)``, so the rule reads like the paper's.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..nn.module import Parameter
+
+__all__ = ["Optimizer"]
+
+
+class Optimizer:
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self.state: dict[Parameter, dict] = {}
+        self.param_groups: list[dict] = []
+        if isinstance(params, Parameter):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of "
+                            f"Parameters (e.g. model.parameters()), got one Parameter")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        for group in params:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict) -> None:
+        group = dict(group)
+        ps = group["params"]
+        group["params"] = [ps] if isinstance(ps, Parameter) else list(ps)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in group["params"]:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"{type(self).__name__}: can only optimize Parameters, "
+                                f"got {type(p).__name__}")
+            if id(p) in seen:
+                raise ValueError(f"{type(self).__name__}: a parameter appears in more "
+                                 f"than one group")
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.param_groups.append(group)
+
+    def zero_grad(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad[...] = 0  # in place: no new allocation every step
+
+    def step(self, closure=None):
+        """One update of every parameter; ``closure`` re-evaluates the loss."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = -p.grad if group.get("maximize", False) else p.grad
+                self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, p: Parameter, grad: np.ndarray, state: dict, group: dict):
+        raise NotImplementedError(f"{type(self).__name__} does not define _update")
+
+    # ---- saving and loading -----------------------------------------------------
+    def state_dict(self) -> dict:
+        """Hyperparameters and state, parameters referred to by their index."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            g = {k: v for k, v in group.items() if k != "params"}
+            g["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(g)
+        state = {index[id(p)]: copy.deepcopy(s) for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(a["params"]) != len(b["params"])
+                for a, b in zip(groups, self.param_groups)):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved groups "
+                             f"do not match this optimizer's")
+        params = [p for g in self.param_groups for p in g["params"]]
+        self.state = {params[i]: copy.deepcopy(s)
+                      for i, s in state_dict["state"].items()}
+        for own, saved in zip(self.param_groups, groups):
+            own.update({k: v for k, v in saved.items() if k != "params"})
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines) + "\n)"
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, weight: float) -> None:
+    """a <- a + weight * (b - a) in place, rounded exactly as torch's lerp_."""
+    if weight < 0.5:
+        a += weight * (b - a)
+    else:
+        a[...] = b - (b - a) * (1 - weight)
