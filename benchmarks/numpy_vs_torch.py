@@ -156,6 +156,7 @@ def worker(case, side, repeats, warmup):
     except (ImportError, AttributeError) as e:  # a layer not written yet
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         return
+    threads = _threads_in_use(side)
     for _ in range(warmup):
         step()
     times = []
@@ -163,7 +164,26 @@ def worker(case, side, repeats, warmup):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"ms": 1000 * statistics.median(times), "note": note}))
+    print(json.dumps({"ms": 1000 * statistics.median(times), "note": note,
+                      "threads": threads}))
+
+
+def _threads_in_use(side):
+    """What the child really got: BLAS/OpenMP pools (threadpoolctl, a
+    scikit-learn dependency, if present) and torch's intra-op threads."""
+    out = {}
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            out[f"{pool['internal_api']}"] = pool["num_threads"]
+    except ImportError:
+        pass
+    if side == "torch":
+        import torch
+
+        out["torch"] = torch.get_num_threads()
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -226,7 +246,9 @@ def main(argv=None):
                 break  # a missing layer will not appear in the next round
         row = {"case": case, "description": desc, "target": target,
                "numpy_ms": res["numpy"].get("ms"), "torch_ms": res["torch"].get("ms"),
-               "numpy_rounds_ms": rounds["numpy"], "torch_rounds_ms": rounds["torch"]}
+               "numpy_rounds_ms": rounds["numpy"], "torch_rounds_ms": rounds["torch"],
+               "numpy_threads": res["numpy"].get("threads"),
+               "torch_threads": res["torch"].get("threads")}
         errors = [f"{s}: {r['error']}" for s, r in res.items() if "error" in r]
         if errors:
             row.update(ratio=None, result="N/A", error="; ".join(errors))

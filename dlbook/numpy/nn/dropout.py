@@ -7,6 +7,8 @@ needs no rescaling: in ``eval()`` mode the layer is the identity.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .module import Module
@@ -36,7 +38,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False, *, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
         self.inplace = inplace
