@@ -98,6 +98,43 @@ def test_lenet5_count_by_hand():
     assert "61,706" in models.lenet5.__doc__
 
 
+@pytest.mark.parametrize(
+    "name, entries, keys",
+    [
+        ("resnet18", 122, {"layer2.0.downsample.0.weight": (128, 64, 1, 1),
+                           "layer4.1.bn2.running_var": (512,),
+                           "fc.weight": (1000, 512)}),
+        ("resnet50", 320, {"layer1.0.conv3.weight": (256, 64, 1, 1),
+                           "layer2.0.conv2.weight": (128, 128, 3, 3),
+                           "layer3.0.downsample.1.weight": (1024,)}),
+        ("googlenet", 344, {"conv1.conv.weight": (64, 3, 7, 7),
+                            "inception3a.branch3.1.conv.weight": (32, 16, 3, 3),
+                            "inception5b.branch4.1.bn.running_mean": (128,)}),
+        ("alexnet", 16, {"features.3.weight": (192, 64, 5, 5),
+                         "classifier.1.weight": (4096, 9216),
+                         "classifier.6.bias": (1000,)}),
+        ("vgg16", 32, {"features.28.weight": (512, 512, 3, 3),
+                       "classifier.0.weight": (4096, 25088),
+                       "classifier.6.weight": (1000, 4096)}),
+    ],
+)
+def test_state_dict_layout_follows_the_reference(name, entries, keys):
+    # Same module names and shapes as the reference implementations, so their
+    # checkpoints load with load_state_dict (their resnet18 and resnet50 state
+    # dicts have 122 and 320 entries, counting BN buffers).
+    state = on_meta(get_model, name=name).state_dict()
+    assert len(state) == entries
+    for key, shape in keys.items():
+        assert tuple(state[key].shape) == shape, key
+
+
+def test_googlenet_aux_state_dict_keys():
+    state = on_meta(models.googlenet, aux_logits=True).state_dict()
+    assert tuple(state["aux1.conv.conv.weight"].shape) == (128, 512, 1, 1)
+    assert tuple(state["aux2.conv.conv.weight"].shape) == (128, 528, 1, 1)
+    assert tuple(state["aux2.fc1.weight"].shape) == (1024, 2048)
+
+
 # --- full-size models: forward shapes -----------------------------------------
 
 @pytest.mark.parametrize("name", list(REFERENCE_COUNTS))
@@ -105,6 +142,23 @@ def test_full_size_forward_shape_on_meta(name):
     model = on_meta(get_model, name=name).eval()
     x = torch.empty(2, 3, 224, 224, device="meta")
     assert model(x).shape == (2, 1000)
+
+
+def test_resnet50_downsamples_in_the_3x3_conv():
+    # v1.5: the first bottleneck of layer2 sees 56x56 in its 3x3 conv and leaves
+    # 28x28 (v1 would already be at 28x28 there, having strided the 1x1).
+    model = on_meta(models.resnet50).eval()
+    seen = {}
+
+    def record(name):
+        def hook(module, args, out):
+            seen[name] = (args[0].shape[-1], out.shape[-1])  # (W in, W out)
+        return hook
+
+    for name in ("conv1", "conv2", "conv3"):
+        getattr(model.layer2[0], name).register_forward_hook(record(name))
+    model(torch.empty(1, 3, 224, 224, device="meta"))
+    assert seen == {"conv1": (56, 56), "conv2": (56, 28), "conv3": (28, 28)}
 
 
 def test_lenet5_forward_real():
@@ -290,7 +344,7 @@ def test_mnist1d_mlp_skip_option():
 
 def _zero_last_bn(model):
     for block in model.modules():
-        if isinstance(block, models.small_resnet.__globals__["SmallBlock"]):
+        if isinstance(block, models.SmallBlock):
             nn.init.zeros_(block.bn2.weight)
             nn.init.zeros_(block.bn2.bias)
 

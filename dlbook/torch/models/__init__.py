@@ -43,7 +43,7 @@ from .resnet import (
     resnet152,
 )
 from .small import DigitsCNN, DigitsMLP, SmallCNN, digits_cnn, digits_mlp, small_cnn
-from .small_resnet import SmallResNet, small_resnet
+from .small_resnet import SmallBlock, SmallResNet, small_resnet
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "LeNet5", "lenet5",
     "DigitsMLP", "DigitsCNN", "SmallCNN", "digits_mlp", "digits_cnn", "small_cnn",
-    "SmallResNet", "small_resnet",
+    "SmallBlock", "SmallResNet", "small_resnet",
     "MNIST1DLogistic", "MNIST1DMLP", "MNIST1DCNN", "MNIST1DGRU",
     "mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru",
     "get_model", "list_models",

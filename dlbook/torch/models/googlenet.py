@@ -8,7 +8,10 @@ keeps 22 layers at 6.6M parameters (AlexNet has 61M).
 
 As in the widely used reference implementation, every convolution is a
 BasicConv2d (conv without bias, batch norm with eps 0.001, ReLU) -- batch norm
-arrived after the paper -- and the "5x5" branch uses a 3x3 kernel.
+arrived after the paper -- and the "5x5" branch uses a 3x3 kernel. Module names
+follow that implementation too (``inception3a.branch2.0.conv.weight``), so its
+state dicts load (its pretrained weights also expect its ``transform_input``
+rescaling of the input, which this model leaves out).
 
 Shapes at 224x224 (N = batch):
 
@@ -47,15 +50,19 @@ class GoogLeNetOutputs(NamedTuple):
     aux_logits1: torch.Tensor
 
 
-class BasicConv2d(nn.Sequential):
-    """Conv (no bias: batch norm's shift replaces it) -> BN(eps=0.001) -> ReLU."""
+class BasicConv2d(nn.Module):
+    """Conv (no bias: batch norm's shift replaces it) -> BN(eps=0.001) -> ReLU.
+
+    ``(N, C_in, H, W)`` -> ``(N, C_out, H', W')``, H' and W' as the conv makes them.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, **conv_kwargs):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, bias=False, **conv_kwargs),
-            nn.BatchNorm2d(out_channels, eps=0.001),
-            nn.ReLU(inplace=True),
-        )
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **conv_kwargs)
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
 
 
 class Inception(nn.Module):
