@@ -54,19 +54,26 @@ def test_backward_reuses_the_mask():
     np.testing.assert_allclose(dx, d.backward(g))  # a second backward: same mask
 
 
-def test_seeding_the_global_state_repeats_masks():
+def test_seed_everything_repeats_masks_and_inits():
+    """Without an rng argument the global np.random state is used, so
+    dlbook.utils.seed_everything makes dropout masks and initial weights repeat."""
+    from dlbook.utils import seed_everything
+
     x = np.ones((10, 10))
-    saved = np.random.get_state()  # leave the global state as other tests found it
+    saved = np.random.get_state(), torch.get_rng_state()  # leave them as found
     try:
-        np.random.seed(0)
-        a = nn.Dropout(0.5)(x)
-        np.random.seed(0)
-        b = nn.Dropout(0.5)(x)
-        c = nn.Dropout(0.5)(x)
+        runs = []
+        for _ in range(2):
+            seed_everything(0)
+            runs.append((nn.Dropout(0.5)(x), nn.LSTM(3, 4).weight_hh_l0.data,
+                         nn.Embedding(5, 2).weight.data))
+        other = nn.Dropout(0.5)(x)
     finally:
-        np.random.set_state(saved)
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+        np.random.set_state(saved[0])
+        torch.set_rng_state(saved[1])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(runs[0][0], other)
 
 
 def test_p_zero_and_one_match_torch():
