@@ -550,8 +550,9 @@ class _RNNBase(Module):
         w_ih.grad += dgi2.T @ x.reshape(T * N, I)
         w_hh.grad += dgh2.T @ h_prev.reshape(T * N, -1)
         if b_ih is not None:
-            b_ih.grad += dgi2.sum(0)
-            b_hh.grad += dgh2.sum(0)
+            db = dgi2.sum(0)
+            b_ih.grad += db
+            b_hh.grad += db if dgh is dgi else dgh2.sum(0)  # RNN, LSTM: same grad
         return (dgi2 @ w_ih.data).reshape(T, N, I)
 
     def extra_repr(self):
