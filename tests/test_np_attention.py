@@ -192,6 +192,8 @@ def test_bad_input_errors():
         m(x, x, x, attn_mask=np.zeros((L, L), dtype=np.int64))
     with pytest.raises(ValueError, match="key and value"):
         m(x, x, np.zeros((L + 1, N, E)))
+    with pytest.raises(ValueError, match="is_causal=True needs attn_mask"):
+        m(x, x, x, is_causal=True)
     with pytest.raises(ValueError, match="multiple of num_heads"):
         nn.MultiheadAttention(10, 3)
     with pytest.raises(NotImplementedError, match="kdim"):

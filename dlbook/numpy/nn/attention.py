@@ -31,7 +31,8 @@ class MultiheadAttention(Module):
     """Multi-head scaled dot-product attention with torch's parameters and masks.
 
     forward(query, key, value, key_padding_mask=None, need_weights=True,
-            attn_mask=None, average_attn_weights=True) -> (attn_output, weights)
+            attn_mask=None, average_attn_weights=True, is_causal=False)
+        -> (attn_output, weights)
         query (L, N, E), key and value (S, N, E); with ``batch_first=True``
         (N, L, E) and (N, S, E); unbatched (L, E) and (S, E).
         attn_output has the query's shape; weights (N, L, S) averaged over
@@ -162,7 +163,14 @@ class MultiheadAttention(Module):
 
     # ---- forward --------------------------------------------------------------
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
-                attn_mask=None, average_attn_weights=True):
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        # is_causal is only a hint in torch (it may pick a faster kernel); the
+        # mask itself must still be given, and that is what is applied
+        if is_causal and attn_mask is None:
+            raise ValueError(
+                "MultiheadAttention: is_causal=True needs attn_mask too (as in torch), "
+                "e.g. np.triu(np.ones((L, L), dtype=bool), k=1)"
+            )
         self_attention = query is key and key is value
         q_in, k_in, v_in, batched = self._check_inputs(query, key, value)
         N, L, E = q_in.shape
