@@ -6,11 +6,11 @@ L = Ho * Wo positions, K = C/G * kh * kw values under one window.
 
 The fast path is im2col: ``np.lib.stride_tricks.as_strided`` views the padded
 input as every (C, kh, kw) window at every output position without copying, one
-reshape copies them into a matrix ``cols`` of shape (C*kh*kw, N*L), and the whole
-convolution is one matrix product ``W (O, C*kh*kw) @ cols``. Backward is two
-more products: dW = dY @ cols^T, and dcols = W^T @ dY, which col2im adds back to
-the positions each window came from (a short loop over the kh*kw kernel offsets,
-vectorised over everything else). ``conv2d_naive`` and ``conv_transpose2d_naive``
+reshape copies them into ``cols`` of shape (N, C*kh*kw, L), and the convolution
+is a batched matrix product ``W (O, C*kh*kw) @ cols -> (N, O, L)``, already in
+NCHW order. Backward is two more products: dW = sum_n dY_n @ cols_n^T, and
+dcols = W^T @ dY, which col2im adds back to the positions each window came from
+(a short loop over the kh*kw kernel offsets, vectorised over everything else). ``conv2d_naive`` and ``conv_transpose2d_naive``
 are the loop definitions the tests hold the fast path against.
 """
 
@@ -59,33 +59,45 @@ def _out_size(size, pad, k, s, d):
     return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
 
 
+def _pad(x, pads) -> np.ndarray:
+    """Zero-pad the last two axes by ((top, bottom), (left, right)); a lean
+    ``np.pad`` (which costs more than the convolution itself on small inputs)."""
+    (pt, pb), (pl, pr) = pads
+    if not (pt or pb or pl or pr):
+        return x
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    out[:, :, pt:pt + H, pl:pl + W] = x
+    return out
+
+
 def im2col(x_p, kernel, stride, dilation, out_hw) -> np.ndarray:
-    """Padded input (N, C, Hp, Wp) -> cols (C*kh*kw, N*Ho*Wo), one copy."""
+    """Padded input (N, C, Hp, Wp) -> cols (N, C*kh*kw, Ho*Wo), one copy."""
     kh, kw = kernel
     sh, sw = stride
     dh, dw = dilation
     Ho, Wo = out_hw
     N, C = x_p.shape[:2]
     sN, sC, sH, sW = x_p.strides
-    # a view: windows[c, i, j, n, y, x] = x_p[n, c, y*sh + i*dh, x*sw + j*dw]
-    windows = as_strided(x_p, (C, kh, kw, N, Ho, Wo),
-                         (sC, sH * dh, sW * dw, sN, sH * sh, sW * sw), writeable=False)
-    return windows.reshape(C * kh * kw, N * Ho * Wo)  # copies the windows
+    # a view: windows[n, c, i, j, y, x] = x_p[n, c, y*sh + i*dh, x*sw + j*dw]
+    windows = as_strided(x_p, (N, C, kh, kw, Ho, Wo),
+                         (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw), writeable=False)
+    return windows.reshape(N, C * kh * kw, Ho * Wo)  # copies the windows
 
 
 def col2im(cols, padded_shape, kernel, stride, dilation, out_hw) -> np.ndarray:
-    """Adjoint of im2col: add cols (C*kh*kw, N*Ho*Wo) back into (N, C, Hp, Wp)."""
+    """Adjoint of im2col: add cols (N, C*kh*kw, Ho*Wo) back into (N, C, Hp, Wp)."""
     kh, kw = kernel
     sh, sw = stride
     dh, dw = dilation
     Ho, Wo = out_hw
     N, C = padded_shape[:2]
     out = np.zeros(padded_shape, dtype=cols.dtype)
-    c6 = cols.reshape(C, kh, kw, N, Ho, Wo)  # (C, kh, kw, N, Ho, Wo)
+    c6 = cols.reshape(N, C, kh, kw, Ho, Wo)  # (N, C, kh, kw, Ho, Wo)
     for i in range(kh):  # kh*kw iterations; everything else is vectorised
         for j in range(kw):
             out[:, :, i * dh: i * dh + sh * (Ho - 1) + 1: sh,
-                j * dw: j * dw + sw * (Wo - 1) + 1: sw] += c6[:, i, j].transpose(1, 0, 2, 3)
+                j * dw: j * dw + sw * (Wo - 1) + 1: sw] += c6[:, :, i, j]
     return out
 
 
@@ -212,15 +224,13 @@ class Conv2d(Module):
         if Ho < 1 or Wo < 1:
             raise ValueError(f"{self._describe()}: input of shape {x.shape} is smaller "
                              f"than the (dilated) kernel after padding")
-        x_p = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if pt or pb or pl or pr \
-            else x
+        x_p = _pad(x, self._pads)
         self.cols = im2col(x_p, self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         self.shapes = (x_p.shape, (Ho, Wo), x.shape)
         G, O = self.groups, self.out_channels
         W2 = self._weight4()[0].reshape(G, O // G, -1)  # (G, O/G, K)
-        out = W2 @ self.cols.reshape(G, -1, N * Ho * Wo)  # (G, O/G, N*L)
-        out = out.reshape(O, N, Ho, Wo).transpose(1, 0, 2, 3)  # (N, O, Ho, Wo)
-        out = np.ascontiguousarray(out)
+        out = W2 @ self.cols.reshape(N, G, -1, Ho * Wo)  # (N, G, O/G, L)
+        out = out.reshape(N, O, Ho, Wo)
         if self.bias is not None:
             out += self.bias.data[:, None, None]
         return out[0] if self._unbatched else out
@@ -230,14 +240,15 @@ class Conv2d(Module):
         padded_shape, (Ho, Wo), x_shape = self.shapes
         G, O = self.groups, self.out_channels
         N = g.shape[0]
-        g2 = g.transpose(1, 0, 2, 3).reshape(G, O // G, N * Ho * Wo)  # (G, O/G, N*L)
-        cols = self.cols.reshape(G, -1, N * Ho * Wo)  # (G, K, N*L)
+        g4 = g.reshape(N, G, O // G, Ho * Wo)  # (N, G, O/G, L)
+        cols = self.cols.reshape(N, G, -1, Ho * Wo)  # (N, G, K, L)
         w4, w4_grad = self._weight4()
-        w4_grad += (g2 @ cols.transpose(0, 2, 1)).reshape(w4.shape)
+        # one product per sample, summed: avoids copying cols into another layout
+        w4_grad += (g4 @ cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w4.shape)
         if self.bias is not None:
             self.bias.grad += g.sum(axis=(0, 2, 3))
         W2 = w4.reshape(G, O // G, -1)  # (G, O/G, K)
-        dcols = (W2.transpose(0, 2, 1) @ g2).reshape(-1, N * Ho * Wo)  # (C*kh*kw, N*L)
+        dcols = (W2.transpose(0, 2, 1) @ g4).reshape(N, -1, Ho * Wo)  # (N, C*kh*kw, L)
         dx_p = col2im(dcols, padded_shape, self.kernel_size, self.stride, self.dilation,
                       (Ho, Wo))
         (pt, pb), (pl, pr) = self._pads
@@ -378,9 +389,9 @@ class ConvTranspose2d(Module):
         (ph, pw), (dh, dw) = self.padding, self.dilation
         Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + self.output_padding[0] + 1
         Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + self.output_padding[1] + 1
-        self.x2 = x.transpose(1, 0, 2, 3).reshape(C, N * H * W)  # (C, N*H*W)
+        self.x3 = x.reshape(N, C, H * W)  # (N, C, H*W)
         W2 = self.weight.data.reshape(C, -1)  # (C, O*kh*kw)
-        cols = W2.T @ self.x2  # (O*kh*kw, N*H*W)
+        cols = W2.T @ self.x3  # (N, O*kh*kw, H*W)
         canvas = (N, self.out_channels, Ho + 2 * ph, Wo + 2 * pw)
         y = col2im(cols, canvas, self.kernel_size, self.stride, self.dilation, (H, W))
         y = np.ascontiguousarray(y[:, :, ph:ph + Ho, pw:pw + Wo])  # crop the padding
@@ -394,15 +405,15 @@ class ConvTranspose2d(Module):
         (ph, pw) = self.padding
         H, W = self.hw
         N = g.shape[0]
-        g_p = np.pad(g, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        g_p = _pad(g, ((ph, ph), (pw, pw)))
         cols = im2col(g_p, self.kernel_size, self.stride, self.dilation, (H, W))
-        # cols: (O*kh*kw, N*H*W)
-        self.weight.grad += (self.x2 @ cols.T).reshape(self.weight.shape)
+        # cols: (N, O*kh*kw, H*W)
+        self.weight.grad += (self.x3 @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(
+            self.weight.shape)
         if self.bias is not None:
             self.bias.grad += g.sum(axis=(0, 2, 3))
         W2 = self.weight.data.reshape(self.in_channels, -1)  # (C, O*kh*kw)
-        dx = (W2 @ cols).reshape(self.in_channels, N, H, W).transpose(1, 0, 2, 3)
-        dx = np.ascontiguousarray(dx)  # (N, C, H, W)
+        dx = (W2 @ cols).reshape(N, self.in_channels, H, W)  # (N, C, H, W)
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
