@@ -1,6 +1,6 @@
 """How much slower is dlbook.numpy than torch on the CPU? Forward plus backward.
 
-    python benchmarks/numpy_vs_torch.py [--repeats 20] [--warmup 3] [--rounds 3]
+    python benchmarks/numpy_vs_torch.py [--repeats 20] [--warmup 3] [--rounds 5]
                                         [--cases conv,mlp,lstm,attention]
                                         [--json results.json]
 
@@ -207,7 +207,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="alternate numpy/torch children this often; keep the best")
     ap.add_argument("--cases", default=",".join(CASES),
                     help=f"comma-separated subset of {','.join(CASES)}")
