@@ -1,0 +1,28 @@
+"""pytest hooks for the notebooks: report how long each one takes to execute.
+
+nbval runs every code cell as a test item; here the cells' durations are added
+up per notebook and printed at the end of the run, with the budget beside them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+BUDGET_S = 60.0  # per notebook on a 2-core CPU (DESIGN.md)
+_durations: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    if report.nodeid.split("::")[0].endswith(".ipynb"):
+        _durations[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _durations:
+        return
+    tr = terminalreporter
+    tr.section("notebook execution times")
+    for name, seconds in sorted(_durations.items()):
+        flag = "" if seconds <= BUDGET_S else f"   OVER the {BUDGET_S:.0f} s budget"
+        tr.write_line(f"{seconds:7.1f} s  {name}{flag}")
+    tr.write_line(f"{sum(_durations.values()):7.1f} s  total, {len(_durations)} notebooks")

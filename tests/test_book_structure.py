@@ -1,0 +1,133 @@
+"""The book's structure: table of contents, stored outputs, checks, conventions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _toc_files(node) -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if key in node:
+                found.append(node[key])
+        for value in node.values():
+            found += _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _toc_files(item)
+    return found
+
+
+TOC = _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+
+
+def _stem(path: Path) -> str:
+    return str(path.relative_to(ROOT).with_suffix(""))
+
+
+def _code_cells(nb_path: Path):
+    nb = json.loads(nb_path.read_text())
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 3
+
+
+def test_every_notebook_is_in_the_toc():
+    missing = [_stem(p) for p in NOTEBOOKS if _stem(p) not in TOC]
+    assert not missing, f"notebooks missing from _toc.yml: {missing}"
+
+
+def test_every_toc_entry_exists():
+    absent = [e for e in TOC
+              if not any((ROOT / f"{e}{s}").exists() for s in (".ipynb", ".md"))]
+    assert not absent, f"_toc.yml entries with no file: {absent}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_stem)
+def test_outputs_stored_top_to_bottom_without_errors(nb_path):
+    cells = _code_cells(nb_path)
+    counts = [c.get("execution_count") for c in cells]
+    assert None not in counts, f"{nb_path.name}: cells never executed; run `make execute`"
+    assert counts == list(range(1, len(cells) + 1)), (
+        f"{nb_path.name}: execution counts {counts} are not 1..n; run `make execute`")
+    errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, f"{nb_path.name}: stored error output {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_stem)
+def test_each_notebook_checks_its_claims(nb_path):
+    cells = _code_cells(nb_path)
+    source = "\n".join("".join(c["source"]) for c in cells)
+    tags = [t for c in cells for t in c.get("metadata", {}).get("tags", [])]
+    checks = (len(re.findall(r"^\s*assert\b", source, re.M))
+              + source.count("NBVAL_CHECK_OUTPUT") + tags.count("nbval-check-output"))
+    assert checks >= 3, f"{nb_path.name}: only {checks} checks"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_stem)
+def test_setup_cells_follow_the_convention(nb_path):
+    """Cell 1 installs dlbook on Colab only, from the repository in _config.yml;
+    cell 2 seeds every generator. Exercises end the page with hidden solutions."""
+    cells = _code_cells(nb_path)
+    first, second = "".join(cells[0]["source"]), "".join(cells[1]["source"])
+    assert 'if "google.colab" in sys.modules:' in first
+    url = CONFIG["repository"]["url"]
+    assert f"git+{url}" in first, f"{nb_path.name}: install URL differs from _config.yml"
+    assert "seed_everything" in second
+    nb = json.loads(nb_path.read_text())
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"]
+                         if c["cell_type"] == "markdown")
+    assert "## Exercises" in markdown
+    assert any("hide-cell" in c.get("metadata", {}).get("tags", []) for c in cells)
+
+
+def test_notebooks_stay_small():
+    for nb_path in NOTEBOOKS:
+        assert nb_path.stat().st_size < 2_000_000, f"{nb_path.name} is over 2 MB"
+
+
+def _glossary_terms() -> set[str]:
+    text = (BOOK / "appendix" / "glossary.md").read_text()
+    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
+    return {line.strip().lower() for line in block.splitlines()
+            if line.strip() and not line.startswith(" ")}
+
+
+def test_glossary_is_bilingual():
+    text = (BOOK / "appendix" / "glossary.md").read_text()
+    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
+    entries = [e for e in re.split(r"\n\s*\n", block.strip()) if e.strip()]
+    assert len(entries) >= 25
+    for entry in entries:
+        names = [l for l in entry.splitlines() if l and not l.startswith(" ")]
+        assert len(names) >= 2, f"glossary entry without a Chinese name: {names}"
+        assert any(re.search(r"[\u4e00-\u9fff]", n) for n in names), names
+        assert not re.search(r"[\u4e00-\u9fff]", names[0]), "English name comes first"
+
+
+def test_every_term_link_has_a_glossary_entry():
+    terms = _glossary_terms()
+    sources = [p.read_text() for p in BOOK.rglob("*.md")]
+    for nb_path in NOTEBOOKS:
+        nb = json.loads(nb_path.read_text())
+        sources += ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    used = set()
+    for text in sources:
+        for match in re.findall(r"\{term\}`([^`]+)`", text):
+            target = match.split("<")[-1].rstrip(">") if "<" in match else match
+            used.add(" ".join(target.split()).lower())
+    assert used, "no chapter links the glossary"
+    assert used <= terms, f"terms linked but not defined: {sorted(used - terms)}"
