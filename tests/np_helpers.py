@@ -131,7 +131,8 @@ def check_against_torch(np_module, torch_module, *inputs, atol: float = 1e-10,
         t_inputs.append(t_leaves[leaf_of[key]])
     # identical objects must stay identical on the NumPy side too
     np_by_key: dict[int, np.ndarray] = {}
-    np_inputs = [np_by_key.setdefault(id(orig), x) for orig, x in zip(inputs, np_inputs)]
+    np_inputs = [np_by_key.setdefault(id(orig), x)
+                 for orig, x in zip(inputs, np_inputs)]
 
     t_out = torch_module(*t_inputs, **kwargs)
     np_out = np_module(*np_inputs, **kwargs)
@@ -148,7 +149,8 @@ def check_against_torch(np_module, torch_module, *inputs, atol: float = 1e-10,
         np_leaf = np_leaves_out[path]
         if t_leaf is None or np_leaf is None:
             if (t_leaf is None) != (np_leaf is None):
-                raise AssertionError(f"{context}: output {path} is None on one side only")
+                raise AssertionError(f"{context}: output {path} is None on one side "
+                                     f"only")
             grads_np[path] = None
             continue
         _close(f"output{list(path)}", np_leaf, t_leaf.detach().numpy(), atol, rtol,

@@ -7,12 +7,15 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
 from dlbook.numpy import gradcheck, nn  # noqa: E402
-from dlbook.numpy.nn.conv import conv2d, conv2d_naive, conv_transpose2d_naive  # noqa: E402
+from dlbook.numpy.nn.conv import (conv2d, conv2d_naive,  # noqa: E402
+                                  conv_transpose2d_naive)
 from dlbook.numpy.nn.pooling import avg_pool2d_naive, max_pool2d_naive  # noqa: E402
 
 rng = np.random.default_rng(2)
@@ -36,7 +39,8 @@ def test_conv2d_matches_torch(case):
     shape, O, k, s, p, d, g, b = case
     kw = dict(stride=s, padding=p, dilation=d, groups=g, bias=b)
     check_against_torch(nn.Conv2d(shape[1], O, k, **kw),
-                        torch.nn.Conv2d(shape[1], O, k, **kw), rng.standard_normal(shape))
+                        torch.nn.Conv2d(shape[1], O, k, **kw),
+                        rng.standard_normal(shape))
 
 
 def test_conv2d_unbatched_input():
@@ -74,7 +78,8 @@ def test_conv1d_matches_torch(case):
     shape, O, k, s, p, d = case
     kw = dict(stride=s, padding=p, dilation=d)
     check_against_torch(nn.Conv1d(shape[1], O, k, **kw),
-                        torch.nn.Conv1d(shape[1], O, k, **kw), rng.standard_normal(shape))
+                        torch.nn.Conv1d(shape[1], O, k, **kw),
+                        rng.standard_normal(shape))
 
 
 def test_conv1d_weight_layout_and_unbatched():
@@ -104,7 +109,8 @@ def test_conv_transpose2d_matches_torch(case, bias):
                               rng.standard_normal(shape))
     w = nn.ConvTranspose2d(shape[1], O, k, **kw).double()
     x = rng.standard_normal(shape)
-    w.load_state_dict({n: rng.standard_normal(a.shape) for n, a in w.state_dict().items()})
+    w.load_state_dict({n: rng.standard_normal(a.shape)
+                       for n, a in w.state_dict().items()})
     np.testing.assert_allclose(
         w(x), conv_transpose2d_naive(x, w.weight.data,
                                      None if w.bias is None else w.bias.data,
@@ -120,7 +126,8 @@ def test_conv_transpose_inverts_conv_shape():
 
 
 def test_conv_errors_name_layer_and_shape():
-    with pytest.raises(ValueError, match=r"Conv2d\(3, 4, .*\(N, 3, H, W\).*\(2, 5, 8, 8\)"):
+    msg = r"Conv2d\(3, 4, .*\(N, 3, H, W\).*\(2, 5, 8, 8\)"
+    with pytest.raises(ValueError, match=msg):
         nn.Conv2d(3, 4, 3)(np.zeros((2, 5, 8, 8)))
     with pytest.raises(ValueError, match=r"Conv1d\(1, 25.*\(N, 1, L\).*\(4, 40\)"):
         nn.Conv1d(1, 25, 5)(np.zeros((4, 40)))
@@ -163,7 +170,8 @@ def test_maxpool_ties_and_dilation():
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0
     check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), x)
-    check_against_torch(nn.MaxPool2d(2, 1, dilation=2), torch.nn.MaxPool2d(2, 1, dilation=2),
+    check_against_torch(nn.MaxPool2d(2, 1, dilation=2),
+                        torch.nn.MaxPool2d(2, 1, dilation=2),
                         rng.standard_normal((2, 2, 6, 6)))
     check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2),
                         rng.standard_normal((3, 6, 6)))
@@ -174,10 +182,12 @@ def test_maxpool_ties_and_dilation():
 def test_avgpool_matches_torch_and_naive(case, include_pad):
     shape, k, s, p = case
     x = rng.standard_normal(shape)
-    res = check_against_torch(nn.AvgPool2d(k, s, p, count_include_pad=include_pad),
-                              torch.nn.AvgPool2d(k, s, p, count_include_pad=include_pad), x)
+    kw = dict(count_include_pad=include_pad)
+    res = check_against_torch(nn.AvgPool2d(k, s, p, **kw),
+                              torch.nn.AvgPool2d(k, s, p, **kw), x)
     if include_pad:
-        np.testing.assert_allclose(res["output"], avg_pool2d_naive(x, k, s, p), atol=1e-14)
+        np.testing.assert_allclose(res["output"], avg_pool2d_naive(x, k, s, p),
+                                   atol=1e-14)
 
 
 def test_avgpool_divisor_override_and_adaptive():
@@ -185,7 +195,8 @@ def test_avgpool_divisor_override_and_adaptive():
     check_against_torch(nn.AvgPool2d(2, divisor_override=3),
                         torch.nn.AvgPool2d(2, divisor_override=3), x)
     check_against_torch(nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1), x)
-    check_against_torch(nn.AdaptiveAvgPool2d((3, 2)), torch.nn.AdaptiveAvgPool2d((3, 2)), x)
+    check_against_torch(nn.AdaptiveAvgPool2d((3, 2)),
+                        torch.nn.AdaptiveAvgPool2d((3, 2)), x)
 
 
 def test_small_cnn_end_to_end():
@@ -198,3 +209,17 @@ def test_small_cnn_end_to_end():
                               torch.nn.AvgPool2d(2), torch.nn.Flatten(),
                               torch.nn.Linear(6, 3))
     check_against_torch(np_m, t_m, rng.standard_normal((4, 1, 8, 8)))
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(n=st.integers(1, 3), c=st.integers(1, 4), o=st.integers(1, 4),
+       h=st.integers(3, 9), w=st.integers(3, 9), kh=st.integers(1, 3),
+       kw=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 2),
+       d=st.integers(1, 2))
+def test_conv2d_random_configurations(n, c, o, h, w, kh, kw, s, p, d):
+    if h + 2 * p < d * (kh - 1) + 1 or w + 2 * p < d * (kw - 1) + 1:
+        return  # no output position: both frameworks reject it
+    kwargs = dict(stride=s, padding=p, dilation=d)
+    check_against_torch(nn.Conv2d(c, o, (kh, kw), **kwargs),
+                        torch.nn.Conv2d(c, o, (kh, kw), **kwargs),
+                        rng.standard_normal((n, c, h, w)))

@@ -80,7 +80,8 @@ def test_scalar_function_and_loss_module():
 
 def test_float32_is_refused():
     with pytest.raises(TypeError, match="input 0 is float32"):
-        gradcheck(nn.Linear(3, 2).double(), rng.standard_normal((2, 3)).astype(np.float32))
+        gradcheck(nn.Linear(3, 2).double(),
+                  rng.standard_normal((2, 3)).astype(np.float32))
     with pytest.raises(TypeError, match="double"):
         gradcheck(nn.Linear(3, 2), rng.standard_normal((2, 3)))
 

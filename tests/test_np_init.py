@@ -12,9 +12,11 @@ from dlbook.numpy.nn import init
 SHAPES = [(64, 32), (32, 16, 3, 3), (20, 8, 5)]
 
 
-@pytest.mark.parametrize("name,param", [("linear", None), ("conv2d", None), ("sigmoid", None),
-                                        ("tanh", None), ("relu", None), ("leaky_relu", None),
-                                        ("leaky_relu", 0.2), ("selu", None)])
+GAINS = [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
+         ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)]
+
+
+@pytest.mark.parametrize("name,param", GAINS)
 def test_calculate_gain(name, param):
     assert init.calculate_gain(name, param) == pytest.approx(
         torch.nn.init.calculate_gain(name, param), rel=1e-15)
@@ -79,8 +81,8 @@ def test_rng_makes_init_reproducible():
     init.kaiming_normal_(a, rng=np.random.default_rng(7))
     init.kaiming_normal_(b, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(a, b)
-    l1, l2 = nn.Linear(4, 3, rng=np.random.default_rng(3)), nn.Linear(4, 3,
-                                                                     rng=np.random.default_rng(3))
+    l1 = nn.Linear(4, 3, rng=np.random.default_rng(3))
+    l2 = nn.Linear(4, 3, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(l1.weight.data, l2.weight.data)
 
 
@@ -101,11 +103,13 @@ def test_layers_initialise_like_torch():
     for np_m, t_m in [(nn.Linear(300, 200), torch.nn.Linear(300, 200)),
                       (nn.Conv2d(16, 32, 5), torch.nn.Conv2d(16, 32, 5)),
                       (nn.Conv1d(8, 30, 3), torch.nn.Conv1d(8, 30, 3)),
-                      (nn.ConvTranspose2d(20, 10, 4), torch.nn.ConvTranspose2d(20, 10, 4))]:
+                      (nn.ConvTranspose2d(20, 10, 4),
+                       torch.nn.ConvTranspose2d(20, 10, 4))]:
         # torch: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), torch's fan_in
         fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(t_m.weight)
         bound = 1 / math.sqrt(fan_in)
-        for (name, p), (t_name, tp) in zip(np_m.named_parameters(), t_m.named_parameters()):
+        pairs = zip(np_m.named_parameters(), t_m.named_parameters())
+        for (name, p), (t_name, tp) in pairs:
             assert name == t_name and p.shape == tuple(tp.shape)
             assert np.abs(p.data).max() <= bound
             assert tp.detach().abs().max().item() <= bound

@@ -18,7 +18,8 @@ rng = np.random.default_rng(0)
 @pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(shape, bias):
-    res = check_against_torch(nn.Linear(3, 4, bias=bias), torch.nn.Linear(3, 4, bias=bias),
+    res = check_against_torch(nn.Linear(3, 4, bias=bias),
+                              torch.nn.Linear(3, 4, bias=bias),
                               rng.standard_normal(shape))
     assert res["output"].shape == shape[:-1] + (4,)
 
@@ -137,3 +138,81 @@ def test_maxout_is_max_of_linear_pieces():
     np.testing.assert_allclose(m(x), z.reshape(5, 2, 3).max(axis=-1))
     with pytest.raises(ValueError, match="Maxout"):
         m(np.zeros((5, 3)))
+
+
+class NpMul(nn.Module):
+    """a * b: two inputs, so backward returns a tuple in input order."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad_output):
+        return grad_output * self.b, grad_output * self.a
+
+
+class TorchMul(torch.nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
+class NpResidual(nn.Module):
+    """y = x + f(x): the input is used twice, so its gradients add."""
+
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return x + self.f(x)
+
+    def backward(self, grad_output):
+        return grad_output + self.f.backward(grad_output)
+
+
+class TorchResidual(torch.nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return x + self.f(x)
+
+
+def test_reused_inputs_accumulate():
+    x = rng.standard_normal((3, 4))
+    res = check_against_torch(NpMul(), TorchMul(), x, x)  # d(x * x)/dx = 2x, summed
+    assert len(res["grads"]) == 2
+    check_against_torch(NpMul(), TorchMul(), x, rng.standard_normal((3, 4)))
+    check_against_torch(NpResidual(nn.Sequential(nn.Linear(4, 4), nn.GELU())),
+                        TorchResidual(torch.nn.Sequential(torch.nn.Linear(4, 4),
+                                                          torch.nn.GELU())), x)
+
+
+def test_shared_linear_in_two_places():
+    # one Linear used twice inside a module: its weight gradient is the sum of both
+    class NpTwice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            self.x = x
+            h = self.lin(x)
+            self.h = h
+            return self.lin(np.tanh(h))
+
+        def backward(self, g):
+            g = self.lin.backward(g) * (1 - np.tanh(self.h) ** 2)
+            self.lin(self.x)  # restore the first call's input before its backward
+            return self.lin.backward(g)
+
+    class TorchTwice(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.lin(torch.tanh(self.lin(x)))
+
+    check_against_torch(NpTwice(), TorchTwice(), rng.standard_normal((5, 4)))

@@ -52,7 +52,8 @@ def test_cross_entropy_spatial_and_single(reduction):
     y = rng.integers(0, 4, (2, 3, 5))
     y[0, 1, 2] = 2  # keep ignore_index=2 meaningful
     kw = dict(reduction=reduction, ignore_index=2, label_smoothing=0.2)
-    check_against_torch(nn.CrossEntropyLoss(**kw), torch.nn.CrossEntropyLoss(**kw), x, y)
+    check_against_torch(nn.CrossEntropyLoss(**kw), torch.nn.CrossEntropyLoss(**kw),
+                        x, y)
     # a single sample: (C,) logits and a 0-d label
     check_against_torch(nn.CrossEntropyLoss(reduction=reduction),
                         torch.nn.CrossEntropyLoss(reduction=reduction),

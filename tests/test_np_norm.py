@@ -23,7 +23,8 @@ def _random_affine(t_mod):
             p.copy_(torch.tensor(rng.standard_normal(p.shape)))
 
 
-@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (8, 3)), ("BatchNorm1d", (5, 3, 4)),
+@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (8, 3)),
+                                       ("BatchNorm1d", (5, 3, 4)),
                                        ("BatchNorm2d", (4, 3, 5, 2))])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("momentum", [0.1, None])
@@ -110,14 +111,16 @@ def test_instancenorm2d(affine, track):
                             seed=step, copy_weights=False)
     np_in.eval()
     t_in.eval()
-    check_against_torch(np_in, t_in, rng.standard_normal((2, 3, 4, 5)), copy_weights=False)
+    check_against_torch(np_in, t_in, rng.standard_normal((2, 3, 4, 5)),
+                        copy_weights=False)
 
 
 def test_instancenorm_defaults_and_1d():
     m = nn.InstanceNorm2d(4)
     assert not m.affine and not m.track_running_stats and not list(m.parameters())
     check_against_torch(nn.InstanceNorm1d(3, affine=True),
-                        torch.nn.InstanceNorm1d(3, affine=True), rng.standard_normal((2, 3, 7)))
+                        torch.nn.InstanceNorm1d(3, affine=True),
+                        rng.standard_normal((2, 3, 7)))
     check_against_torch(nn.InstanceNorm2d(3), torch.nn.InstanceNorm2d(3),
                         rng.standard_normal((3, 4, 5)))  # unbatched
 

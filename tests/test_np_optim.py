@@ -114,7 +114,8 @@ def test_float32_parameters_stay_float32():
     m(np.ones((4, 3), dtype=np.float32))
     m.backward(np.ones((4, 2), dtype=np.float32))
     opt.step()
-    assert m.weight.dtype == np.float32 and opt.state[m.weight]["exp_avg"].dtype == np.float32
+    assert m.weight.dtype == np.float32
+    assert opt.state[m.weight]["exp_avg"].dtype == np.float32
 
 
 def _lr_sequences(np_sched, t_sched, kwargs, epochs=40, lr=0.1):
@@ -146,7 +147,8 @@ def test_scheduler_sequences_match_torch(name, kwargs):
 
 
 def test_cosine_closed_form_and_lambda():
-    a, _ = _lr_sequences("CosineAnnealingLR", "CosineAnnealingLR", dict(T_max=10), epochs=10)
+    a, _ = _lr_sequences("CosineAnnealingLR", "CosineAnnealingLR", dict(T_max=10),
+                         epochs=10)
     closed = [0.05 * (1 + math.cos(math.pi * t / 10)) for t in range(11)]
     np.testing.assert_allclose(a, closed, atol=1e-15)
     p = nn.Parameter(np.zeros(1))

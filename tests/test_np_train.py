@@ -10,7 +10,6 @@ Linear(100, 10).)
 """
 
 import contextlib
-import time
 
 import numpy as np
 import pytest

@@ -73,8 +73,9 @@ def test_weight_norm_linear(dim):
 
 
 def test_weight_norm_conv_in_sequential():
-    t_m = torch.nn.Sequential(_torch_weight_norm(torch.nn.Conv2d(2, 3, 3)), torch.nn.Tanh(),
-                              torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    t_m = torch.nn.Sequential(_torch_weight_norm(torch.nn.Conv2d(2, 3, 3)),
+                              torch.nn.Tanh(), torch.nn.Flatten(),
+                              torch.nn.Linear(12, 2))
     np_m = nn.Sequential(weight_norm(nn.Conv2d(2, 3, 3)), nn.Tanh(), nn.Flatten(),
                          nn.Linear(12, 2))
     check_against_torch(np_m, t_m, rng.standard_normal((2, 2, 4, 4)))
@@ -121,8 +122,8 @@ def test_spectral_norm_conv_and_transpose_against_explicit_sigma():
     lin = spectral_norm(nn.Linear(6, 5).double(), n_power_iterations=50)
     lin(rng.standard_normal((1, 6)))
     W = lin.weight_orig.data
-    np.testing.assert_allclose(lin.weight.data, W / np.linalg.svd(W, compute_uv=False)[0],
-                               rtol=1e-8)
+    sigma = np.linalg.svd(W, compute_uv=False)[0]
+    np.testing.assert_allclose(lin.weight.data, W / sigma, rtol=1e-8)
     lin.eval()
     gradcheck(lin, rng.standard_normal((2, 6)))
     remove_spectral_norm(lin)

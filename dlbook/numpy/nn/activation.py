@@ -152,7 +152,8 @@ class Softmax(Module):
 
     def backward(self, grad_output):
         y = self.out
-        return y * (grad_output - np.sum(grad_output * y, axis=self._dim, keepdims=True))
+        dot = np.sum(grad_output * y, axis=self._dim, keepdims=True)
+        return y * (grad_output - dot)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -10,8 +10,9 @@ reshape copies them into ``cols`` of shape (N, C*kh*kw, L), and the convolution
 is a batched matrix product ``W (O, C*kh*kw) @ cols -> (N, O, L)``, already in
 NCHW order. Backward is two more products: dW = sum_n dY_n @ cols_n^T, and
 dcols = W^T @ dY, which col2im adds back to the positions each window came from
-(a short loop over the kh*kw kernel offsets, vectorised over everything else). ``conv2d_naive`` and ``conv_transpose2d_naive``
-are the loop definitions the tests hold the fast path against.
+(a short loop over the kh*kw kernel offsets, vectorised over everything else).
+``conv2d_naive`` and ``conv_transpose2d_naive`` are the loop definitions the
+tests hold the fast path against.
 """
 
 from __future__ import annotations
@@ -181,8 +182,9 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r}; only "
                                       f"'zeros' is implemented")
-        self._setup(in_channels, out_channels, _pair(kernel_size, "kernel_size"), stride,
-                    padding, dilation, groups)
+        kernel = _pair(kernel_size, "kernel_size")
+        self._setup(in_channels, out_channels, kernel, stride, padding, dilation,
+                    groups)
         kh, kw = self.kernel_size
         self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw),
                                          dtype=dtype))
@@ -191,13 +193,15 @@ class Conv2d(Module):
 
     def _setup(self, C, O, kernel, stride, padding, dilation, groups):
         if C % groups or O % groups:
-            raise ValueError(f"{type(self).__name__}: in_channels ({C}) and out_channels "
+            raise ValueError(f"{type(self).__name__}: in_channels ({C}) and "
+                             f"out_channels "
                              f"({O}) must be divisible by groups ({groups})")
         self.in_channels, self.out_channels = C, O
         self.kernel_size = kernel
         self.stride = _pair(stride, "stride")
         self.dilation = _pair(dilation, "dilation")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
+        self.padding = (padding if isinstance(padding, str)
+                        else _pair(padding, "padding"))
         self.groups = groups
         self._pads = _padding_pairs(padding, kernel, self.dilation, self.stride,
                                     type(self).__name__)
@@ -207,7 +211,8 @@ class Conv2d(Module):
         return self.weight.data, self.weight.grad
 
     def _describe(self) -> str:
-        return f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={self.kernel_size})")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._unbatched = x.ndim == 3
@@ -257,8 +262,8 @@ class Conv2d(Module):
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (f"{self.in_channels}, {self.out_channels}, "
+             f"kernel_size={self.kernel_size}, stride={self.stride}")
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
@@ -291,7 +296,8 @@ class Conv1d(Conv2d):
                  padding_mode: str = "zeros", *, dtype=np.float32, rng=None):
         Module.__init__(self)
         if padding_mode != "zeros":
-            raise NotImplementedError("Conv1d: only padding_mode='zeros' is implemented")
+            raise NotImplementedError("Conv1d: only padding_mode='zeros' is "
+                                      "implemented")
         k = _single(kernel_size)
         s, d = _single(stride), _single(dilation)
         pad = padding if isinstance(padding, str) else (0, _single(padding))
@@ -353,7 +359,8 @@ class ConvTranspose2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
                  padding=0, output_padding=0, groups: int = 1, bias: bool = True,
-                 dilation=1, padding_mode: str = "zeros", *, dtype=np.float32, rng=None):
+                 dilation=1, padding_mode: str = "zeros", *, dtype=np.float32,
+                 rng=None):
         super().__init__()
         if groups != 1:
             raise NotImplementedError("ConvTranspose2d: only groups=1 is implemented")
@@ -368,10 +375,12 @@ class ConvTranspose2d(Module):
         self.groups = groups
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
-                raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} "
+                raise ValueError(f"ConvTranspose2d: output_padding "
+                                 f"{self.output_padding} "
                                  f"must be smaller than stride or dilation")
         kh, kw = self.kernel_size
-        self.weight = Parameter(np.empty((in_channels, out_channels, kh, kw), dtype=dtype))
+        self.weight = Parameter(np.empty((in_channels, out_channels, kh, kw),
+                                         dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         # torch's fan_in here is weight.shape[1] * kh * kw = out_channels * kh * kw
         _reset_conv(self, rng)
@@ -381,7 +390,8 @@ class ConvTranspose2d(Module):
         if self._unbatched:
             x = x[None]
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"ConvTranspose2d({self.in_channels}, {self.out_channels}): "
+            raise ValueError(f"ConvTranspose2d({self.in_channels}, "
+                             f"{self.out_channels}): "
                              f"expected input of shape (N, {self.in_channels}, H, W), "
                              f"got shape {x.shape}")
         N, C, H, W = x.shape
@@ -417,8 +427,8 @@ class ConvTranspose2d(Module):
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (f"{self.in_channels}, {self.out_channels}, "
+             f"kernel_size={self.kernel_size}, stride={self.stride}")
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
         if self.output_padding != (0, 0):

@@ -104,7 +104,8 @@ def _reduce(loss: np.ndarray, reduction: str, name: str):
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', "
+                     f"got {reduction!r}")
 
 
 def _check_same_shape(name: str, input: np.ndarray, target: np.ndarray) -> None:
@@ -129,7 +130,8 @@ def _check_classes(name: str, target: np.ndarray, num_classes: int,
                    ignore_index: int | None = None) -> None:
     """Raise IndexError naming the valid range and the first bad label."""
     if not np.issubdtype(target.dtype, np.integer):
-        raise TypeError(f"{name}: class labels must be integers, got dtype {target.dtype}")
+        raise TypeError(f"{name}: class labels must be integers, got dtype "
+                        f"{target.dtype}")
     bad = (target < 0) | (target >= num_classes)
     if ignore_index is not None:
         bad &= target != ignore_index
@@ -175,7 +177,8 @@ def _cross_entropy_parts(input, target, weight, ignore_index, label_smoothing,
     y = y.reshape(-1)  # (M,)
     keep = y != ignore_index
     y = np.where(keep, y, 0)
-    w = np.ones(C, dtype=z.dtype) if weight is None else np.asarray(weight, dtype=z.dtype)
+    w = (np.ones(C, dtype=z.dtype) if weight is None
+         else np.asarray(weight, dtype=z.dtype))
     if w.shape != (C,):
         raise ValueError(f"{name}: weight must have shape ({C},), got {w.shape}")
     w_y = w[y] * keep
@@ -214,7 +217,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100,
     z, y = z.reshape(-1, C), y.reshape(-1)
     keep = y != ignore_index
     y = np.where(keep, y, 0)
-    w = np.ones(C, dtype=z.dtype) if weight is None else np.asarray(weight, dtype=z.dtype)
+    w = (np.ones(C, dtype=z.dtype) if weight is None
+         else np.asarray(weight, dtype=z.dtype))
     w_y = w[y] * keep
     loss = -np.take_along_axis(z, y[:, None], axis=1)[:, 0] * w_y
     if reduction == "mean":

@@ -59,7 +59,8 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a number")
+            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a "
+                             f"number")
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4  # torch's choice (self-normalising init)
@@ -164,7 +165,8 @@ def orthogonal_(tensor, gain: float = 1.0, rng=None):
     """A (semi-)orthogonal matrix from the QR of a Gaussian (Saxe et al., 2013)."""
     arr = _array(tensor)
     if arr.ndim < 2:
-        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape {arr.shape}")
+        raise ValueError(f"orthogonal_: needs at least 2 dimensions, got shape "
+                         f"{arr.shape}")
     rows = arr.shape[0]
     cols = arr.size // rows
     flat = _sampler(rng).normal(0.0, 1.0, size=(rows, cols))

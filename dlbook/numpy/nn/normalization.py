@@ -80,8 +80,9 @@ class _BatchNorm(Module):
         if use_batch:
             n = x.size // x.shape[1]
             if self.training and n <= 1:
-                raise ValueError(f"{type(self).__name__}: expected more than 1 value per "
-                                 f"channel when training, got input of shape {x.shape}")
+                raise ValueError(f"{type(self).__name__}: expected more than 1 value "
+                                 f"per channel when training, got input of shape "
+                                 f"{x.shape}")
             x_hat, inv_std, mean, var = _normalize(x, axes, self.eps)
             if self.training and self.track_running_stats:
                 self._update_running(mean.reshape(-1), var.reshape(-1), n)
@@ -104,8 +105,10 @@ class _BatchNorm(Module):
         # the running variance is the unbiased one, n / (n - 1) times the batch's
         unbiased = var * (n / (n - 1))
         dtype = self.running_mean.dtype
-        self.running_mean = ((1 - factor) * self.running_mean + factor * mean).astype(dtype)
-        self.running_var = ((1 - factor) * self.running_var + factor * unbiased).astype(dtype)
+        new_mean = (1 - factor) * self.running_mean + factor * mean
+        new_var = (1 - factor) * self.running_var + factor * unbiased
+        self.running_mean = new_mean.astype(dtype)
+        self.running_var = new_var.astype(dtype)
 
     def backward(self, grad_output):
         x_hat, inv_std, axes, use_batch, bshape = self.saved
@@ -175,7 +178,8 @@ class _InstanceNorm(_BatchNorm):
         self.saved = (x_hat, inv_std, axes, use_batch, bshape)
         out = x_hat
         if self.affine:
-            out = x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+            out = (x_hat * self.weight.data.reshape(bshape)
+                   + self.bias.data.reshape(bshape))
         return out[0] if self._unbatched else out
 
     def backward(self, grad_output):
@@ -266,8 +270,8 @@ class GroupNorm(Module):
                  affine: bool = True, *, dtype=np.float32):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible "
-                             f"by num_groups ({num_groups})")
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be "
+                             f"divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
         if affine:
@@ -305,4 +309,5 @@ class GroupNorm(Module):
         return dx.reshape(grad_output.shape)
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}")

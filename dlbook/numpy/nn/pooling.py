@@ -40,8 +40,8 @@ class _Pool2d(Module):
                                       f"implemented")
         for p, k in zip(self.padding, self.kernel_size):
             if p > k // 2:
-                raise ValueError(f"{type(self).__name__}: padding {self.padding} must be "
-                                 f"at most half the kernel size {self.kernel_size}")
+                raise ValueError(f"{type(self).__name__}: padding {self.padding} must "
+                                 f"be at most half the kernel size {self.kernel_size}")
         self.ceil_mode = ceil_mode
 
     def _prepare(self, x, fill):
@@ -91,7 +91,8 @@ class MaxPool2d(_Pool2d):
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         if return_indices:
-            raise NotImplementedError("MaxPool2d: return_indices=True is not implemented")
+            raise NotImplementedError("MaxPool2d: return_indices=True is not "
+                                      "implemented")
 
     def forward(self, x):
         x_p, self.out_hw = self._prepare(x, -np.inf)
@@ -189,7 +190,8 @@ def max_pool2d_naive(x, kernel_size, stride=None, padding=0):
     y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     for p in range(Ho):
         for q in range(Wo):
-            y[:, :, p, q] = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].max(axis=(2, 3))
+            window = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
+            y[:, :, p, q] = window.max(axis=(2, 3))
     return y
 
 
@@ -204,5 +206,6 @@ def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
     y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     for p in range(Ho):
         for q in range(Wo):
-            y[:, :, p, q] = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw].mean(axis=(2, 3))
+            window = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
+            y[:, :, p, q] = window.mean(axis=(2, 3))
     return y

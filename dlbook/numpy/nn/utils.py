@@ -46,7 +46,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         norms = [np.max(np.abs(p.grad), initial=0.0) for p in params]
         total = np.max(norms)
     else:
-        norms = [np.sum(np.abs(p.grad) ** norm_type) ** (1.0 / norm_type) for p in params]
+        norms = [np.sum(np.abs(p.grad) ** norm_type) ** (1.0 / norm_type)
+                 for p in params]
         total = np.sum(np.asarray(norms) ** norm_type) ** (1.0 / norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is "
@@ -77,7 +78,8 @@ class _Reparam:
     def __init__(self, module: Module, name: str):
         if any(isinstance(getattr(module, a, None), _Reparam) for a in
                (f"_{self.kind}_{name}",)):
-            raise RuntimeError(f"{self.kind}: already applied to {name!r} of {module!r}")
+            raise RuntimeError(f"{self.kind}: already applied to {name!r} of "
+                               f"{module!r}")
         self.module, self.name = module, name
         self.inner_forward = module.forward  # bound method (or an earlier wrapper)
         self.inner_backward = module.backward
@@ -151,7 +153,8 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
     (direction), as ``torch.nn.utils.weight_norm``; returns the module."""
     w = module._parameters.get(name)
     if w is None:
-        raise ValueError(f"weight_norm: {type(module).__name__} has no parameter {name!r}")
+        raise ValueError(f"weight_norm: {type(module).__name__} has no parameter "
+                         f"{name!r}")
     fn = _WeightNorm(module, name, dim)
     del module._parameters[name]
     module.__dict__.pop(name, None)

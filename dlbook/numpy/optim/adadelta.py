@@ -22,8 +22,8 @@ class Adadelta(Optimizer):
         if lr < 0 or not 0 <= rho <= 1 or eps < 0 or weight_decay < 0:
             raise ValueError(f"Adadelta: invalid lr={lr}, rho={rho}, eps={eps} or "
                              f"weight_decay={weight_decay}")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                      maximize=maximize))
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps,
+                                      weight_decay=weight_decay, maximize=maximize))
 
     def _update(self, p, grad, state, group):
         if not state:

@@ -19,9 +19,10 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, *, maximize: bool = False):
         if lr < 0 or lr_decay < 0 or weight_decay < 0 or eps < 0:
             raise ValueError("Adagrad: lr, lr_decay, weight_decay and eps must be >= 0")
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value,
+                        eps=eps, maximize=maximize)
+        super().__init__(params, defaults)
         for group in self.param_groups:  # torch creates the state eagerly
             for p in group["params"]:
                 self.state[p] = {"step": 0, "sum": np.full_like(

@@ -52,7 +52,8 @@ class Adam(Optimizer):
         bias_correction2_sqrt = (1 - beta2**t) ** 0.5
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            denom = np.sqrt(state["max_exp_avg_sq"]) / bias_correction2_sqrt + group["eps"]
+            v_max = state["max_exp_avg_sq"]
+            denom = np.sqrt(v_max) / bias_correction2_sqrt + group["eps"]
         else:
             denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + group["eps"]
         p.data -= step_size * (exp_avg / denom)
@@ -67,4 +68,5 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *,
                  maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
+                         maximize=maximize)

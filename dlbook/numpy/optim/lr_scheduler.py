@@ -89,7 +89,8 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        return [base * f(self.last_epoch) for base, f in zip(self.base_lrs, self.lr_lambdas)]
+        return [base * f(self.last_epoch)
+                for base, f in zip(self.base_lrs, self.lr_lambdas)]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -115,7 +116,8 @@ class CosineAnnealingLR(LRScheduler):
         if self._initial:
             return self._lrs()
         if self._count == 1 and t > 0:  # resumed at epoch t: use the closed form
-            return [e + (b - e) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
+            return [e + (b - e) * (1 + math.cos(t * math.pi / T)) / 2
+                    for b in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:
             return [lr + (b - e) * (1 - math.cos(math.pi / T)) / 2
                     for b, lr in zip(self.base_lrs, self._lrs())]

@@ -24,7 +24,8 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: invalid lr={lr}, momentum={momentum} or "
                              f"weight_decay={weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and "
+                             "dampening 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
