@@ -70,7 +70,7 @@ def download(
         sha256: the expected SHA-256 hex digest (preferred).
         md5: the expected MD5 hex digest, for files whose publisher gives only that.
         filename: the name in the cache; defaults to the last part of the URL.
-        subdir: folder inside :func:`dlbook.data.cache_dir`.
+        subdir: folder inside :func:`~dlbook.data.cache.cache_dir`.
         root: use this folder instead of the cache (tests, shared data disks).
         timeout: seconds to wait for the server before giving up.
 

@@ -89,7 +89,7 @@ def load_mnist(base_url: str = MNIST_URL, root=None, timeout: float = 30.0):
 
     Returns ``(X_train, y_train, X_test, y_test)``: X float32 (N, 1, 28, 28) in
     [0, 1], y int64; 60,000 training and 10,000 test images. Needs internet the
-    first time; see :func:`dlbook.data.download` for what happens offline.
+    first time; see :func:`~dlbook.data.download.download` for what happens offline.
     """
     return _load_idx_set(base_url, _MNIST_FILES, "mnist", root, timeout)
 

@@ -56,8 +56,9 @@ def load_mnist1d(shuffle_seq: bool = False, cache: bool = True) -> Split:
 
     The generator reseeds NumPy's and Python's global random state; this loader
     restores both, so calling it never changes what your own code draws next.
-    The cache is a ``.npz`` file in :func:`dlbook.data.cache_dir`, keyed by a hash
-    of the generation arguments; it is never written into the working directory.
+    The cache is a ``.npz`` file in :func:`~dlbook.data.cache.cache_dir`, keyed by
+    a hash of the generation arguments; it is never written into the working
+    directory.
     """
     args = _mnist1d_args(shuffle_seq)
     settings = {k: v for k, v in vars(args).items() if k != "url"}
