@@ -216,3 +216,46 @@ def test_shared_linear_in_two_places():
             return self.lin(torch.tanh(self.lin(x)))
 
     check_against_torch(NpTwice(), TorchTwice(), rng.standard_normal((5, 4)))
+
+
+def _float32_cases():
+    x2 = rng.standard_normal((4, 6)).astype(np.float32)
+    x3 = rng.standard_normal((2, 6, 7)).astype(np.float32)
+    x4 = rng.standard_normal((2, 6, 5, 5)).astype(np.float32)
+    return [
+        (nn.ReLU(), x2), (nn.LeakyReLU(), x2), (nn.ELU(), x2), (nn.GELU(), x2),
+        (nn.GELU("tanh"), x2), (nn.SiLU(), x2), (nn.Sigmoid(), x2), (nn.Tanh(), x2),
+        (nn.Softmax(-1), x2), (nn.LogSoftmax(-1), x2), (nn.Maxout(6, 3, 2), x2),
+        (nn.Linear(6, 3), x2), (nn.Conv2d(6, 3, 3, padding=1), x4),
+        (nn.Conv1d(6, 3, 3), x3), (nn.ConvTranspose2d(6, 3, 3, stride=2), x4),
+        (nn.MaxPool2d(2), x4),
+        (nn.AvgPool2d(2, padding=1, count_include_pad=False), x4),
+        (nn.AdaptiveAvgPool2d(1), x4), (nn.BatchNorm1d(6), x2), (nn.BatchNorm2d(6), x4),
+        (nn.LayerNorm(5), x4), (nn.GroupNorm(3, 6), x4),
+        (nn.InstanceNorm2d(6, affine=True), x4), (nn.Flatten(), x4),
+    ]
+
+
+@pytest.mark.parametrize("case", _float32_cases(), ids=lambda c: type(c[0]).__name__)
+def test_float32_in_float32_out(case):
+    # NumPy 2 promotes float32 with float64 scalars: a stray np.sqrt(2.0) would
+    # silently double the cost of every layer after it
+    m, x = case
+    y = m(x)
+    g = m.backward(np.ones_like(y))
+    assert y.dtype == np.float32 and g.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in m.parameters())
+
+
+@pytest.mark.parametrize("loss", ["CrossEntropyLoss", "MSELoss", "L1Loss", "BCELoss",
+                                  "BCEWithLogitsLoss", "NLLLoss"])
+def test_losses_keep_float32(loss):
+    x = rng.uniform(0.05, 0.95, (4, 6)).astype(np.float32)
+    if loss in ("CrossEntropyLoss", "NLLLoss"):
+        target = rng.integers(0, 6, 4)
+    else:
+        target = (x > 0.5).astype(np.float32)
+    criterion = getattr(nn, loss)()
+    value = criterion(x, target)
+    assert np.asarray(value).dtype == np.float32
+    assert criterion.backward().dtype == np.float32

@@ -83,8 +83,8 @@ class GELU(Module):
     def backward(self, grad_output):
         x = self.x
         if self.approximate == "none":
-            cdf = 0.5 * (1.0 + F._erf(x / math.sqrt(2.0)))
-            pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+            cdf = 0.5 * (1.0 + F._erf(x / math.sqrt(2.0)))  # Phi(x)
+            pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)  # phi(x)
             return grad_output * (cdf + x * pdf)
         k = math.sqrt(2.0 / math.pi)
         inner = k * (x + 0.044715 * x**3)

@@ -12,6 +12,8 @@ The stable tricks, once: ``softmax`` subtracts the row maximum before ``exp``
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import erf as _erf
 
@@ -41,9 +43,10 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """x * Phi(x) (Hendrycks & Gimpel, 2016); ``approximate='tanh'`` is their
     tanh formula, used by GPT-2."""
     if approximate == "none":
-        return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+        # Python-float constants keep float32 inputs float32 (NumPy 2 promotion)
+        return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
     if approximate == "tanh":
-        k = np.sqrt(2.0 / np.pi)
+        k = math.sqrt(2.0 / math.pi)
         return 0.5 * x * (1.0 + np.tanh(k * (x + 0.044715 * x**3)))
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 

@@ -25,16 +25,18 @@ class _Loss(Module):
                              f"or 'none', got {reduction!r}")
         self.reduction = reduction
 
-    def _upstream(self, grad_output, shape, n: int):
-        """dL/d(per-element loss) as an array of ``shape``; n = elements averaged."""
+    def _upstream(self, grad_output, shape, n: int, dtype=None):
+        """dL/d(per-element loss): an array of ``shape`` for reduction 'none',
+        else a Python float (so float32 gradients stay float32); n = elements
+        averaged by 'mean'."""
         g = np.asarray(1.0 if grad_output is None else grad_output)
         if self.reduction == "none":
-            return np.broadcast_to(g, shape)
+            return np.broadcast_to(g.astype(dtype or g.dtype, copy=False), shape)
         if g.size != 1:
             raise ValueError(f"{type(self).__name__}.backward: reduction "
                              f"{self.reduction!r} gives a scalar, so grad_output must "
                              f"be a scalar, got shape {g.shape}")
-        g = g.reshape(())
+        g = float(g.reshape(()))
         return g / n if self.reduction == "mean" else g
 
     def extra_repr(self):
@@ -50,7 +52,7 @@ class MSELoss(_Loss):
 
     def backward(self, grad_output=None):
         d = self.diff
-        return 2 * d * self._upstream(grad_output, d.shape, d.size)
+        return 2 * d * self._upstream(grad_output, d.shape, d.size, d.dtype)
 
 
 class L1Loss(_Loss):
@@ -62,7 +64,7 @@ class L1Loss(_Loss):
 
     def backward(self, grad_output=None):
         d = self.diff
-        return np.sign(d) * self._upstream(grad_output, d.shape, d.size)
+        return np.sign(d) * self._upstream(grad_output, d.shape, d.size, d.dtype)
 
 
 class CrossEntropyLoss(_Loss):
@@ -178,7 +180,7 @@ class BCELoss(_Loss):
         grad = (p - y) / np.maximum((1 - p) * p, 1e-12)
         if self.weight is not None:
             grad = grad * self.weight
-        return grad * self._upstream(grad_output, p.shape, p.size)
+        return grad * self._upstream(grad_output, p.shape, p.size, grad.dtype)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -207,4 +209,4 @@ class BCEWithLogitsLoss(_Loss):
             grad = (1 - y) - (1 + (self.pos_weight - 1) * y) * F.sigmoid(-x)
         if self.weight is not None:
             grad = grad * self.weight
-        return grad * self._upstream(grad_output, x.shape, x.size)
+        return grad * self._upstream(grad_output, x.shape, x.size, grad.dtype)
