@@ -25,4 +25,6 @@ def pytest_terminal_summary(terminalreporter):
     for name, seconds in sorted(_durations.items()):
         flag = "" if seconds <= BUDGET_S else f"   OVER the {BUDGET_S:.0f} s budget"
         tr.write_line(f"{seconds:7.1f} s  {name}{flag}")
-    tr.write_line(f"{sum(_durations.values()):7.1f} s  total, {len(_durations)} notebooks")
+    tr.write_line(
+        f"{sum(_durations.values()):7.1f} s  total, {len(_durations)} notebooks"
+    )

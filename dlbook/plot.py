@@ -15,8 +15,16 @@ import matplotlib as mpl
 import numpy as np
 
 # A colour-blind-safe palette (Okabe & Ito 2008), in the order lines are drawn.
-COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
-          "#F0E442", "#000000"]
+COLORS = [
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+]
 
 STYLE: dict[str, Any] = {
     "figure.figsize": (6.4, 4.0),
@@ -62,7 +70,9 @@ def _as_mapping(history: Any) -> Mapping[str, Sequence[float]]:
         if isinstance(v, (list, tuple, np.ndarray)) and len(v) and np.isscalar(v[0]):
             series[k] = list(v)
     if not series:
-        raise ValueError(f"plot_history: no per-epoch series found in keys {list(history)}")
+        raise ValueError(
+            f"plot_history: no per-epoch series found in keys {list(history)}"
+        )
     return series
 
 
@@ -83,16 +93,21 @@ def plot_history(history: Any, axes=None, title: str | None = None):
     others = {k: v for k, v in series.items() if "loss" not in k and k not in skip}
     panels = [p for p in (losses, others) if p]
     if axes is None:
-        _, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.6),
-                               squeeze=False)
+        _, axes = plt.subplots(
+            1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False
+        )
         axes = axes[0]
     axes = np.atleast_1d(axes)
     if len(axes) < len(panels):
         raise ValueError(f"plot_history: need {len(panels)} axes, got {len(axes)}")
-    for ax, panel, ylabel in zip(axes, panels, ["loss", "metric"] if losses else ["metric"]):
+    for ax, panel, ylabel in zip(
+        axes, panels, ["loss", "metric"] if losses else ["metric"]
+    ):
         for name, values in panel.items():
             epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, label=name, linestyle="--" if "train" in name else "-")
+            ax.plot(
+                epochs, values, label=name, linestyle="--" if "train" in name else "-"
+            )
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.legend()
@@ -121,25 +136,36 @@ def plot_decision_boundary(
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"plot_decision_boundary: X must have shape (N, 2), got {X.shape}")
+        raise ValueError(
+            f"plot_decision_boundary: X must have shape (N, 2), got {X.shape}"
+        )
     if y.shape != (X.shape[0],):
-        raise ValueError(f"plot_decision_boundary: y must have shape ({X.shape[0]},), "
-                         f"got {y.shape}")
+        raise ValueError(
+            f"plot_decision_boundary: y must have shape ({X.shape[0]},), got {y.shape}"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(3.6, 3.6))
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
-                         np.linspace(lo[1], hi[1], resolution))
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    )
     grid = np.column_stack([gx.ravel(), gy.ravel()])  # (resolution**2, 2)
     labels = np.asarray(predict(grid)).reshape(gx.shape)
     classes = np.unique(np.concatenate([np.unique(y), np.unique(labels)]))
     cmap = ListedColormap([COLORS[int(c) % len(COLORS)] for c in classes])
     index = np.searchsorted(classes, labels)
-    ax.contourf(gx, gy, index, levels=np.arange(len(classes) + 1) - 0.5, cmap=cmap,
-                alpha=0.25)
+    ax.contourf(
+        gx, gy, index, levels=np.arange(len(classes) + 1) - 0.5, cmap=cmap, alpha=0.25
+    )
     for c in np.unique(y):
-        ax.scatter(*X[y == c].T, color=COLORS[int(c) % len(COLORS)], edgecolor="k",
-                   s=60, zorder=3, label=f"class {c}")
+        ax.scatter(
+            *X[y == c].T,
+            color=COLORS[int(c) % len(COLORS)],
+            edgecolor="k",
+            s=60,
+            zorder=3,
+            label=f"class {c}",
+        )
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")

@@ -19,7 +19,9 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> np.random.Gen
     torch is optional: without it only Python and NumPy are seeded.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed_everything: seed must be an int, got {type(seed).__name__}")
+        raise TypeError(
+            f"seed_everything: seed must be an int, got {type(seed).__name__}"
+        )
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses started from here

@@ -21,7 +21,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.server.requests.append(self.path)
         cut = self.path.startswith("/cut/")
-        name = self.path[len("/cut/"):] if cut else self.path.lstrip("/")
+        name = self.path[len("/cut/") :] if cut else self.path.lstrip("/")
         body = self.server.files.get(name)
         if body is None:
             self.send_error(404, "no such file")

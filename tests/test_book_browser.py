@@ -25,20 +25,36 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("DLBOOK_CHROMIUM") or shutil.which("chromium") or shutil.which(
-    "chromium-browser")
-PAGES_WITH_MATH = ["book/01_history/01_why_now.html", "book/01_history/03_perceptron_xor.html"]
-PAGES = ["book/intro.html", "book/01_history/index.html",
-         "book/01_history/02_timeline.html", "book/appendix/glossary.html",
-         *PAGES_WITH_MATH]
+CHROMIUM = (
+    os.environ.get("DLBOOK_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+)
+PAGES_WITH_MATH = [
+    "book/01_history/01_why_now.html",
+    "book/01_history/03_perceptron_xor.html",
+]
+PAGES = [
+    "book/intro.html",
+    "book/01_history/index.html",
+    "book/01_history/02_timeline.html",
+    "book/appendix/glossary.html",
+    *PAGES_WITH_MATH,
+]
 
 
 @pytest.fixture(scope="module")
 def built_book():
     """Build the book with warnings as errors, from the stored notebook outputs."""
     exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT),
-           "-W", "-n", "--keep-going"]
+    cmd = [
+        str(exe) if exe.exists() else "jupyter-book",
+        "build",
+        str(ROOT),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     log = result.stdout + result.stderr
     return result.returncode, log
@@ -89,14 +105,24 @@ def browser():
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is missing in CI; .ci/run should install it")
-        pytest.skip("no Chromium here: `apt-get install chromium` to run browser checks")
+        pytest.skip(
+            "no Chromium here: `apt-get install chromium` to run browser checks"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -129,8 +155,10 @@ def test_page_loads_offline_with_figures(browser, server, path):
         assert page.title(), path
         assert _outside(requested) == [], f"{path} requested {_outside(requested)}"
         broken = page.evaluate(
-            "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-            ".map(i => i.src)")
+            "Array.from(document.images)"
+            ".filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.src)"
+        )
         assert broken == [], f"{path}: images that did not load: {broken}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")))
@@ -146,15 +174,20 @@ def test_mathjax_typesets_the_math(browser, server, path):
         page.wait_for_selector("mjx-container svg", timeout=20_000)
         typeset = page.locator("mjx-container").count()
         errors = page.locator("mjx-merror").count()
-        raw = page.evaluate("document.body.innerText.includes('\\\\frac')"
-                            " || document.body.innerText.includes('\\\\eta')")
+        raw = page.evaluate(
+            "document.body.innerText.includes('\\\\frac')"
+            " || document.body.innerText.includes('\\\\eta')"
+        )
         assert typeset >= 3, f"{path}: only {typeset} formulas typeset"
         assert errors == 0, f"{path}: {errors} TeX errors"
         assert not raw, f"{path}: raw TeX left on the page"
-        assert any(urlparse(u).path.endswith("/mathjax/tex-svg-full.js") for u in requested)
+        assert any(
+            urlparse(u).path.endswith("/mathjax/tex-svg-full.js") for u in requested
+        )
         assert _outside(requested) == []
-        page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".math.png")),
-                        full_page=False)
+        page.screenshot(
+            path=str(SHOTS / (path.replace("/", "_") + ".math.png")), full_page=False
+        )
     finally:
         page.close()
 

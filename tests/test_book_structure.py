@@ -11,7 +11,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-NOTEBOOKS = sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+NOTEBOOKS = sorted(
+    p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
@@ -51,8 +53,11 @@ def test_every_notebook_is_in_the_toc():
 
 
 def test_every_toc_entry_exists():
-    absent = [e for e in TOC
-              if not any((ROOT / f"{e}{s}").exists() for s in (".ipynb", ".md"))]
+    absent = [
+        e
+        for e in TOC
+        if not any((ROOT / f"{e}{s}").exists() for s in (".ipynb", ".md"))
+    ]
     assert not absent, f"_toc.yml entries with no file: {absent}"
 
 
@@ -60,10 +65,15 @@ def test_every_toc_entry_exists():
 def test_outputs_stored_top_to_bottom_without_errors(nb_path):
     cells = _code_cells(nb_path)
     counts = [c.get("execution_count") for c in cells]
-    assert None not in counts, f"{nb_path.name}: cells never executed; run `make execute`"
+    assert None not in counts, (
+        f"{nb_path.name}: cells never executed; run `make execute`"
+    )
     assert counts == list(range(1, len(cells) + 1)), (
-        f"{nb_path.name}: execution counts {counts} are not 1..n; run `make execute`")
-    errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+        f"{nb_path.name}: execution counts {counts} are not 1..n; run `make execute`"
+    )
+    errors = [
+        o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"
+    ]
     assert not errors, f"{nb_path.name}: stored error output {errors[0].get('ename')}"
 
 
@@ -72,8 +82,11 @@ def test_each_notebook_checks_its_claims(nb_path):
     cells = _code_cells(nb_path)
     source = "\n".join("".join(c["source"]) for c in cells)
     tags = [t for c in cells for t in c.get("metadata", {}).get("tags", [])]
-    checks = (len(re.findall(r"^\s*assert\b", source, re.M))
-              + source.count("NBVAL_CHECK_OUTPUT") + tags.count("nbval-check-output"))
+    checks = (
+        len(re.findall(r"^\s*assert\b", source, re.M))
+        + source.count("NBVAL_CHECK_OUTPUT")
+        + tags.count("nbval-check-output")
+    )
     assert checks >= 3, f"{nb_path.name}: only {checks} checks"
 
 
@@ -85,11 +98,14 @@ def test_setup_cells_follow_the_convention(nb_path):
     first, second = "".join(cells[0]["source"]), "".join(cells[1]["source"])
     assert 'if "google.colab" in sys.modules:' in first
     url = CONFIG["repository"]["url"]
-    assert f"git+{url}" in first, f"{nb_path.name}: install URL differs from _config.yml"
+    assert f"git+{url}" in first, (
+        f"{nb_path.name}: install URL differs from _config.yml"
+    )
     assert "seed_everything" in second
     nb = json.loads(nb_path.read_text())
-    markdown = "\n".join("".join(c["source"]) for c in nb["cells"]
-                         if c["cell_type"] == "markdown")
+    markdown = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
     assert "## Exercises" in markdown
     assert any("hide-cell" in c.get("metadata", {}).get("tags", []) for c in cells)
 
@@ -102,8 +118,11 @@ def test_notebooks_stay_small():
 def _glossary_terms() -> set[str]:
     text = (BOOK / "appendix" / "glossary.md").read_text()
     block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
-    return {line.strip().lower() for line in block.splitlines()
-            if line.strip() and not line.startswith(" ")}
+    return {
+        line.strip().lower()
+        for line in block.splitlines()
+        if line.strip() and not line.startswith(" ")
+    }
 
 
 def test_glossary_is_bilingual():
@@ -112,7 +131,7 @@ def test_glossary_is_bilingual():
     entries = [e for e in re.split(r"\n\s*\n", block.strip()) if e.strip()]
     assert len(entries) >= 25
     for entry in entries:
-        names = [l for l in entry.splitlines() if l and not l.startswith(" ")]
+        names = [n for n in entry.splitlines() if n and not n.startswith(" ")]
         assert len(names) >= 2, f"glossary entry without a Chinese name: {names}"
         assert any(re.search(r"[\u4e00-\u9fff]", n) for n in names), names
         assert not re.search(r"[\u4e00-\u9fff]", names[0]), "English name comes first"
@@ -123,7 +142,9 @@ def test_every_term_link_has_a_glossary_entry():
     sources = [p.read_text() for p in BOOK.rglob("*.md")]
     for nb_path in NOTEBOOKS:
         nb = json.loads(nb_path.read_text())
-        sources += ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+        sources += [
+            "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+        ]
     used = set()
     for text in sources:
         for match in re.findall(r"\{term\}`([^`]+)`", text):

@@ -52,7 +52,8 @@ def test_digits_rejects_bad_test_size():
 
 # ---- MNIST-1D -----------------------------------------------------------------------
 def test_mnist1d_is_exactly_the_packages_dataset_and_cached_outside_cwd(
-        tmp_cache, tmp_path, monkeypatch):
+    tmp_cache, tmp_path, monkeypatch
+):
     from mnist1d.data import get_dataset_args, make_dataset
 
     workdir = tmp_path / "work"
@@ -68,8 +69,10 @@ def test_mnist1d_is_exactly_the_packages_dataset_and_cached_outside_cwd(
     cached = list((tmp_cache / "mnist1d").glob("*.npz"))
     assert len(cached) == 1
     # the second call reads the cache (identical arrays, no regeneration)
-    monkeypatch.setattr("mnist1d.data.make_dataset",
-                        lambda *a, **k: pytest.fail("regenerated despite a cache"))
+    monkeypatch.setattr(
+        "mnist1d.data.make_dataset",
+        lambda *a, **k: pytest.fail("regenerated despite a cache"),
+    )
     again = data.load_mnist1d()
     np.testing.assert_array_equal(again[0], X_train)
 
@@ -89,8 +92,9 @@ def test_mnist1d_shuffled_variant_permutes_positions(tmp_cache):
     shuffled = data.load_mnist1d(shuffle_seq=True)[0]
     assert shuffled.shape == plain.shape and not np.array_equal(shuffled, plain)
     # the same multiset of values in each row: a permutation of positions
-    np.testing.assert_allclose(np.sort(shuffled[:5], axis=1), np.sort(plain[:5], axis=1),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.sort(shuffled[:5], axis=1), np.sort(plain[:5], axis=1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_mnist1d_damaged_cache_is_regenerated(tmp_cache):
@@ -129,8 +133,9 @@ def test_download_default_location_is_the_cache(tmp_cache):
 
 def test_download_accepts_md5(tmp_path):
     with file_server({"good.bin": PAYLOAD}) as (url, _):
-        path = download(f"{url}/good.bin", md5=hashlib.md5(PAYLOAD).hexdigest(),
-                        root=tmp_path)
+        path = download(
+            f"{url}/good.bin", md5=hashlib.md5(PAYLOAD).hexdigest(), root=tmp_path
+        )
     assert path.exists()
 
 
@@ -186,7 +191,7 @@ def test_download_requires_a_checksum(tmp_path):
         download("http://127.0.0.1/x.bin", root=tmp_path)
 
 
-# ---- IDX ------------------------------------------------------------------------------
+# ---- IDX ------------------------------------------------------------------------
 def _idx_bytes(array: np.ndarray, code: int) -> bytes:
     header = struct.pack(">BBBB", 0, 0, code, array.ndim)
     header += struct.pack(f">{array.ndim}I", *array.shape)
@@ -203,12 +208,15 @@ def test_read_idx_round_trips_types_and_gzip(tmp_path):
     np.testing.assert_array_equal(read_idx(path), images)
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"\x01\x00\x08\x01", "not an IDX file"),
-    (b"\x00\x00\x42\x01\x00\x00\x00\x01\x00", "unknown data type"),
-    (b"\x00\x00\x08\x02\x00\x00\x00\x02", "header"),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x05\x00\x01", "needs 5 data bytes"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"\x01\x00\x08\x01", "not an IDX file"),
+        (b"\x00\x00\x42\x01\x00\x00\x00\x01\x00", "unknown data type"),
+        (b"\x00\x00\x08\x02\x00\x00\x00\x02", "header"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05\x00\x01", "needs 5 data bytes"),
+    ],
+)
 def test_read_idx_rejects_malformed_files(raw, message):
     with pytest.raises(ValueError, match=message):
         read_idx(raw)
@@ -225,14 +233,18 @@ def test_idx_loader_downloads_verifies_and_parses(tmp_path, monkeypatch):
         "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 3, dtype=np.uint8),
     }
     files = {name: gzip.compress(_idx_bytes(a, 0x08)) for name, a in arrays.items()}
-    table = {key: (name, hashlib.md5(files[name]).hexdigest())
-             for key, (name, _) in idx._MNIST_FILES.items()}
+    table = {
+        key: (name, hashlib.md5(files[name]).hexdigest())
+        for key, (name, _) in idx._MNIST_FILES.items()
+    }
     monkeypatch.setattr(idx, "_MNIST_FILES", table)
     with file_server(files) as (url, _):
         X_train, y_train, X_test, y_test = idx.load_mnist(base_url=url, root=tmp_path)
     assert X_train.shape == (6, 1, 28, 28) and X_test.shape == (3, 1, 28, 28)
     assert X_train.dtype == np.float32 and y_train.dtype == np.int64
-    np.testing.assert_allclose(X_train[:, 0] * 255, arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_allclose(
+        X_train[:, 0] * 255, arrays["train-images-idx3-ubyte.gz"]
+    )
     np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte.gz"])
 
 

@@ -39,7 +39,9 @@ def test_seed_everything_rejects_non_integers():
 
 # ---- counting -----------------------------------------------------------------------
 def test_count_parameters_torch_and_trainable_only():
-    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)
+    )
     assert utils.count_parameters(net) == 4 * 3 + 3 + 3 * 2 + 2
     net[0].weight.requires_grad_(False)
     assert utils.count_parameters(net, trainable_only=True) == 3 + 3 * 2 + 2
@@ -82,9 +84,16 @@ def test_timer_measures_and_prints(capsys):
     assert len(calls) == 2  # synchronised on entry and on exit
 
 
-@pytest.mark.parametrize("n, text", [(61_100_840, "61.1M"), (6_624_904, "6.6M"),
-                                     (61_706, "61.7K"), (999, "999"),
-                                     (1_500_000_000, "1.5B")])
+@pytest.mark.parametrize(
+    "n, text",
+    [
+        (61_100_840, "61.1M"),
+        (6_624_904, "6.6M"),
+        (61_706, "61.7K"),
+        (999, "999"),
+        (1_500_000_000, "1.5B"),
+    ],
+)
 def test_format_count(n, text):
     assert utils.format_count(n) == text
 
@@ -101,11 +110,18 @@ def test_use_style_and_style_context():
 
 
 def test_plot_history_splits_losses_from_metrics():
-    history = {"epoch": [1, 2, 3], "train_loss": [1.0, 0.6, 0.4],
-               "val_loss": [1.1, 0.7, 0.6], "val_accuracy": [0.5, 0.7, 0.8]}
+    history = {
+        "epoch": [1, 2, 3],
+        "train_loss": [1.0, 0.6, 0.4],
+        "val_loss": [1.1, 0.7, 0.6],
+        "val_accuracy": [0.5, 0.7, 0.8],
+    }
     axes = plot.plot_history(history)
     assert len(axes) == 2
-    assert sorted(line.get_label() for line in axes[0].lines) == ["train_loss", "val_loss"]
+    assert sorted(line.get_label() for line in axes[0].lines) == [
+        "train_loss",
+        "val_loss",
+    ]
     assert [line.get_label() for line in axes[1].lines] == ["val_accuracy"]
     np.testing.assert_array_equal(axes[0].lines[0].get_xdata(), [1, 2, 3])
     plt.close("all")
@@ -127,8 +143,9 @@ def test_plot_history_accepts_objects_with_to_dict_and_rejects_junk():
 def test_plot_decision_boundary_shades_the_predicted_regions():
     X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     y = np.array([0, 1, 1])
-    ax = plot.plot_decision_boundary(lambda P: (P.sum(axis=1) > 0.5).astype(int), X, y,
-                                     resolution=50)
+    ax = plot.plot_decision_boundary(
+        lambda P: (P.sum(axis=1) > 0.5).astype(int), X, y, resolution=50
+    )
     assert len(ax.collections) >= 2  # the shaded regions and the points
     with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         plot.plot_decision_boundary(lambda P: P[:, 0], np.zeros((3, 3)), y)

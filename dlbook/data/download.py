@@ -88,7 +88,9 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     name = filename or url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
     if not name:
-        raise ValueError(f"download: cannot derive a file name from {url!r}; pass filename=")
+        raise ValueError(
+            f"download: cannot derive a file name from {url!r}; pass filename="
+        )
     target = folder / name
 
     if target.exists():
@@ -105,8 +107,9 @@ def download(
         try:
             response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
-            raise DownloadError(f"{url}: the server answered HTTP {exc.code} {exc.reason}. "
-                                f"{manual}") from exc
+            raise DownloadError(
+                f"{url}: the server answered HTTP {exc.code} {exc.reason}. {manual}"
+            ) from exc
         except (urllib.error.URLError, socket.timeout, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DownloadError(

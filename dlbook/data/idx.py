@@ -36,21 +36,29 @@ def read_idx(source: str | os.PathLike | bytes) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"not an IDX file: magic bytes {raw[:4]!r}, expected 00 00 tt nd")
+        raise ValueError(
+            f"not an IDX file: magic bytes {raw[:4]!r}, expected 00 00 tt nd"
+        )
     code, ndim = raw[2], raw[3]
     if code not in _IDX_TYPES:
-        raise ValueError(f"IDX: unknown data type code 0x{code:02x}; expected one of "
-                         f"{', '.join(f'0x{c:02x}' for c in _IDX_TYPES)}")
+        raise ValueError(
+            f"IDX: unknown data type code 0x{code:02x}; expected one of "
+            f"{', '.join(f'0x{c:02x}' for c in _IDX_TYPES)}"
+        )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"IDX: header for {ndim} dimensions needs {header} bytes, "
-                         f"file has {len(raw)}")
+        raise ValueError(
+            f"IDX: header for {ndim} dimensions needs {header} bytes, "
+            f"file has {len(raw)}"
+        )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = _IDX_TYPES[code]
     size = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != size:
-        raise ValueError(f"IDX: shape {shape} of {dtype.name} needs {size} data bytes, "
-                         f"file has {len(raw) - header}")
+        raise ValueError(
+            f"IDX: shape {shape} of {dtype.name} needs {size} data bytes, "
+            f"file has {len(raw) - header}"
+        )
     data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
 
@@ -80,8 +88,12 @@ def _load_idx_set(base_url: str, files: dict, subdir: str, root, timeout: float)
         arrays[key] = read_idx(path)
     X_train = (arrays["train_images"].astype(np.float32) / 255.0)[:, None]
     X_test = (arrays["test_images"].astype(np.float32) / 255.0)[:, None]
-    return (X_train, arrays["train_labels"].astype(np.int64),
-            X_test, arrays["test_labels"].astype(np.int64))
+    return (
+        X_train,
+        arrays["train_labels"].astype(np.int64),
+        X_test,
+        arrays["test_labels"].astype(np.int64),
+    )
 
 
 def load_mnist(base_url: str = MNIST_URL, root=None, timeout: float = 30.0):
@@ -94,8 +106,9 @@ def load_mnist(base_url: str = MNIST_URL, root=None, timeout: float = 30.0):
     return _load_idx_set(base_url, _MNIST_FILES, "mnist", root, timeout)
 
 
-def load_fashion_mnist(base_url: str = FASHION_MNIST_URL, root=None,
-                       timeout: float = 30.0):
+def load_fashion_mnist(
+    base_url: str = FASHION_MNIST_URL, root=None, timeout: float = 30.0
+):
     """Fashion-MNIST (Xiao et al. 2017), same format and shapes as MNIST.
 
     Ten clothing classes (T-shirt/top, trouser, pullover, dress, coat, sandal,

@@ -87,6 +87,8 @@ def load_mnist1d(shuffle_seq: bool = False, cache: bool = True) -> Split:
     )
     if cache:
         tmp = path.with_name(path.name + ".partial.npz")
-        np.savez(tmp, X_train=split[0], y_train=split[1], X_test=split[2], y_test=split[3])
+        np.savez(
+            tmp, X_train=split[0], y_train=split[1], X_test=split[2], y_test=split[3]
+        )
         tmp.replace(path)  # atomic: readers never see a half-written cache
     return split
