@@ -97,10 +97,11 @@ def test_groupnorm(groups, shape, affine):
 
 
 @pytest.mark.parametrize("affine", [False, True])
-@pytest.mark.parametrize("track", [False, True])
-def test_instancenorm2d(affine, track):
-    np_in = nn.InstanceNorm2d(3, affine=affine, track_running_stats=track)
-    t_in = torch.nn.InstanceNorm2d(3, affine=affine, track_running_stats=track)
+@pytest.mark.parametrize("track,momentum", [(False, 0.1), (True, 0.1), (True, None)])
+def test_instancenorm2d(affine, track, momentum):
+    kw = dict(affine=affine, track_running_stats=track, momentum=momentum)
+    np_in = nn.InstanceNorm2d(3, **kw)
+    t_in = torch.nn.InstanceNorm2d(3, **kw)
     if affine:
         _random_affine(t_in)
     copy_torch_to_np(np_in, t_in)

@@ -98,10 +98,12 @@ class _BatchNorm(Module):
     def _update_running(self, mean, var, n, count: bool = True):
         if count:  # torch's InstanceNorm keeps the buffer but never counts
             self.num_batches_tracked = np.array(self.num_batches_tracked + 1)
-        if self.momentum is None:  # a cumulative average over all batches so far
-            factor = 1.0 / float(self.num_batches_tracked)
-        else:
+        if self.momentum is not None:
             factor = self.momentum
+        elif count:  # a cumulative average over all batches so far
+            factor = 1.0 / float(self.num_batches_tracked)
+        else:  # torch's InstanceNorm turns momentum=None into 0: stats stay put
+            factor = 0.0
         # the running variance is the unbiased one, n / (n - 1) times the batch's
         unbiased = var * (n / (n - 1))
         dtype = self.running_mean.dtype
