@@ -271,15 +271,17 @@ def test_small_model_wrong_shapes():
         models.lenet5()(torch.randn(2, 1, 28, 28))
     with pytest.raises(ValueError, match=r"DigitsCNN: .*got \(5, 64\); reshape"):
         models.digits_cnn()(torch.randn(5, 64))
-    with pytest.raises(ValueError, match=r"DigitsMLP: .*\(N, 64\), got \(5, 65\)"):
+    with pytest.raises(ValueError, match=r"DigitsMLP: .*\(N, 64\) or "
+                       r"\(N, 1, 8, 8\), got \(5, 65\)"):
         models.digits_mlp()(torch.randn(5, 65))
     with pytest.raises(ValueError, match=r"SmallCNN: .*\(N, 1, 28, 28\), got"):
         models.small_cnn()(torch.randn(2, 3, 28, 28))
     with pytest.raises(ValueError, match=r"SmallResNet\(depth=8, plain\): .*\(N, 3, H"):
         models.small_resnet(8, residual=False, in_channels=3)(torch.randn(2, 1, 8, 8))
-    with pytest.raises(ValueError, match=r"MNIST1DCNN: .*\(N, 40\), got \(4, 41\)"):
+    with pytest.raises(ValueError, match=r"MNIST1DCNN: .*\(N, 1, 40\), got \(4, 41\)"):
         models.mnist1d_cnn()(torch.randn(4, 41))
-    with pytest.raises(ValueError, match=r"MNIST1DGRU: .*1, 40\), got \(4, 2, 40\)"):
+    with pytest.raises(ValueError, match=r"MNIST1DGRU: expected input of shape "
+                       r"\(N, 40\) or \(N, 1, 40\), got \(4, 2, 40\)"):
         models.mnist1d_gru()(torch.randn(4, 2, 40))
     with pytest.raises(TypeError, match="MNIST1DMLP: expected a torch.Tensor, got"):
         models.mnist1d_mlp()(np.zeros((4, 40), np.float32))

@@ -20,11 +20,8 @@ LENGTH = 40  # MNIST-1D's final_seq_length
 
 def _sequences(x: torch.Tensor, model: str) -> torch.Tensor:
     """Accept ``(N, 40)`` or ``(N, 1, 40)``; return ``(N, 40)``."""
-    if isinstance(x, torch.Tensor) and x.dim() == 3:
-        check_input(x, model, ("N", 1, LENGTH))
-        return x.squeeze(1)  # (N, L)
-    check_input(x, model, ("N", LENGTH))
-    return x
+    check_input(x, model, [("N", LENGTH), ("N", 1, LENGTH)])
+    return x.reshape(x.shape[0], LENGTH)  # (N, L)
 
 
 class MNIST1DLogistic(nn.Module):

@@ -29,10 +29,7 @@ class DigitsMLP(nn.Sequential):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            check_input(x, "DigitsMLP", ("N", 64))
-        else:
-            check_input(x, "DigitsMLP", ("N", 1, 8, 8))
+        check_input(x, "DigitsMLP", [("N", 64), ("N", 1, 8, 8)])
         return super().forward(x)
 
 
