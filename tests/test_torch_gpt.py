@@ -149,3 +149,26 @@ def test_gpt_logits_agree_on_cpu_and_gpu():
     torch.testing.assert_close(got.cpu(), want, atol=1e-9, rtol=1e-7)
     opt = m.float().configure_optimizers(0.1, 1e-3)
     assert opt.defaults.get("fused") is True
+
+
+def test_throughput_benchmark_runs_on_cpu(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpt_throughput.py"
+    spec = importlib.util.spec_from_file_location("gpt_throughput", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "b.json"
+    res = bench.main(["--device", "cpu", "--no-compile", "--steps", "1", "--warmup",
+                      "1", "--batch-size", "2", "--block-size", "16", "--n-layer",
+                      "1", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["mfu"] == pytest.approx(res["mfu"])
+    assert saved["tokens_per_s"] == pytest.approx(2 * 16 / (saved["ms_per_iter"] / 1e3))
+    # MFU = (6N + 12 L T E) * tokens/s / peak
+    n, L, T, E = saved["params_non_embedding"], 1, 16, 384
+    want = (6 * n + 12 * L * T * E) * saved["tokens_per_s"] / 989e12
+    assert saved["mfu"] == pytest.approx(want)
+    assert saved["compile"] is False and saved["dtype"] == "fp32"

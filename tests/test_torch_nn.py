@@ -295,6 +295,7 @@ def test_mha_unbatched_matches_torch():
     ym, wm = mine(q, k, v, key_padding_mask=kpm)
     yr, wr = ref(q, k, v, key_padding_mask=kpm)
     _close(ym, yr, "unbatched with padding mask")
+    _close(wm, wr, "unbatched weights")
     assert torch.all(wm[:, kpm] == 0)
 
 

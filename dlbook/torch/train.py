@@ -18,7 +18,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +132,9 @@ class ArrayLoader:
 
     def __len__(self) -> int:
         n = len(self.X)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        if self.drop_last:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
 
     def __iter__(self):
         n = len(self.X)
@@ -234,6 +236,12 @@ def _amp_dtype(amp, dev: torch.device):
     if amp == "fp16":
         return torch.float16
     raise ValueError(f"amp must be 'auto', True, False, 'bf16' or 'fp16', got {amp!r}")
+
+
+def _grad_scaler(dev):
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler(dev.type)
+    return torch.cuda.amp.GradScaler(enabled=dev.type == "cuda")
 
 
 def _autocast(dev, dtype):
@@ -444,7 +452,7 @@ def fit(
     fns = _resolve_metrics(metrics)
     dtype = _amp_dtype(amp, dev)
     # float16 has too few exponent bits for small gradients: scale the loss up
-    scaler = torch.amp.GradScaler(dev.type) if dtype == torch.float16 else None
+    scaler = _grad_scaler(dev) if dtype == torch.float16 else None
     params = [p for p in model.parameters() if p.requires_grad]
 
     history = History()
@@ -511,6 +519,8 @@ def fit(
                 if bad_epochs >= early_stopping:
                     history.stopped_early = True
                     break
+    if hasattr(bar, "close"):
+        bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)  # the weights of the best epoch
     return history

@@ -26,7 +26,7 @@ def _round_half_away(x: Tensor) -> Tensor:
 
 
 def _bin_masks(start, length, n_bins, size):
-    """Which of `size` cells each of `n_bins` bins covers, per box: (K, n_bins, size)."""
+    """Which of `size` cells each bin covers, per box: (K, n_bins, size)."""
     bin_len = length.to(torch.float64) / n_bins  # (K,)
     idx = torch.arange(n_bins, device=start.device, dtype=torch.float64)
     lo = torch.floor(idx[None] * bin_len[:, None]).long() + start[:, None]  # (K, nb)
