@@ -168,3 +168,20 @@ def test_functional_matches_torch():
     np.testing.assert_allclose(F.one_hot(y, 4), tf.one_hot(torch.tensor(y), 4).numpy())
     np.testing.assert_allclose(F.cross_entropy(x, y),
                                tf.cross_entropy(t, torch.tensor(y)).item())
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(5, 4), (2, 4, 3), (4,)])
+def test_cross_entropy_with_class_probabilities(reduction, smoothing, weighted, shape):
+    x = rng.standard_normal(shape)
+    axis = 0 if len(shape) == 1 else 1
+    t = F.softmax(rng.standard_normal(shape), dim=axis)  # a distribution per sample
+    C = shape[axis]
+    w = rng.uniform(0.5, 2.0, C) if weighted else None
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    check_against_torch(nn.CrossEntropyLoss(weight=w, **kw),
+                        torch.nn.CrossEntropyLoss(
+                            weight=None if w is None else torch.tensor(w), **kw),
+                        x, t, grad_inputs=(0,))

@@ -191,14 +191,24 @@ def _cross_entropy_parts(input, target, weight, ignore_index, label_smoothing,
 
 def cross_entropy(input, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0):
-    """Cross-entropy of logits ``input`` (N, C, ...) or (C,) and class indices.
+    """Cross-entropy of logits ``input`` (N, C, ...) or (C,).
 
-    With label smoothing eps the target is (1 - eps) one_hot + eps / C, and with
-    ``weight`` and ``reduction='mean'`` both parts are divided by the summed weight
-    of the (non-ignored) labels, exactly as torch does.
+    ``target`` is either class indices (N, ...) or, as in torch, class
+    probabilities of the input's shape (float). With label smoothing eps the
+    target becomes (1 - eps) target + eps / C; with class indices, ``weight`` and
+    ``reduction='mean'``, the loss is divided by the summed weight of the
+    (non-ignored) labels, exactly as torch does; with probabilities, by the
+    number of samples.
     """
-    z, y, w_y, keep, logp, C, w, lead = _cross_entropy_parts(
-        input, target, weight, ignore_index, label_smoothing)
+    target = np.asarray(target)
+    if np.issubdtype(target.dtype, np.floating):
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)[0]
+    parts = _cross_entropy_parts(input, target, weight, ignore_index, label_smoothing)
+    return _cross_entropy_value(parts, np.ndim(input), reduction, label_smoothing)
+
+
+def _cross_entropy_value(parts, input_ndim, reduction, label_smoothing):
+    z, y, w_y, keep, logp, C, w, lead = parts
     nll = -np.take_along_axis(logp, y[:, None], axis=1)[:, 0] * w_y  # (M,)
     loss = nll
     if label_smoothing > 0:
@@ -206,9 +216,39 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100,
         loss = (1 - label_smoothing) * nll + label_smoothing / C * smooth
     if reduction == "mean":
         return loss.sum() / w_y.sum()
-    if reduction == "none" and np.ndim(input) == 1:
+    if reduction == "none" and input_ndim == 1:
         return loss.reshape(())
     return _reduce(loss.reshape(lead), reduction, "cross_entropy")
+
+
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing,
+                        name="cross_entropy"):
+    """Cross-entropy against class probabilities of the input's shape.
+
+    Returns the loss and (logp, q, lead) for the gradient, with logp (M, C) the
+    log-probabilities and q (M, C) the weighted (smoothed) targets.
+    """
+    x = np.asarray(input)
+    if target.shape != x.shape:
+        raise ValueError(f"{name}: class-probability targets must have the input's "
+                         f"shape {x.shape}, got {target.shape}")
+    if x.ndim == 1:
+        z, t, lead = x[None], target[None], ()
+    else:
+        z, t = np.moveaxis(x, 1, -1), np.moveaxis(target, 1, -1)  # classes last
+        lead = z.shape[:-1]
+    C = z.shape[-1]
+    z, t = z.reshape(-1, C), t.reshape(-1, C)  # (M, C)
+    if label_smoothing > 0:
+        t = t * (1 - label_smoothing) + label_smoothing / C
+    q = t if weight is None else t * np.asarray(weight, dtype=z.dtype)
+    logp = log_softmax(z, dim=-1)
+    loss = -(q * logp).sum(axis=1)  # (M,)
+    if reduction == "none":
+        loss = loss.reshape(lead)
+    else:
+        loss = _reduce(loss, reduction, name)
+    return loss, (logp, q, lead)
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100,

@@ -88,34 +88,56 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, input, target):
         target = np.asarray(target)
+        if np.issubdtype(target.dtype, np.floating):  # class probabilities
+            loss, (logp, q, lead) = F._soft_cross_entropy(
+                input, target, self.weight, self.reduction, self.label_smoothing,
+                "CrossEntropyLoss")
+            self.saved = ("probabilities", np.exp(logp), q, lead, np.shape(input))
+            return loss
         parts = F._cross_entropy_parts(input, target, self.weight, self.ignore_index,
                                        self.label_smoothing, "CrossEntropyLoss")
         z, y, w_y, keep, logp, C, w, lead = parts
-        self.saved = (y, w_y, keep, np.exp(logp), w, lead, np.shape(input))
-        return F.cross_entropy(input, target, self.weight, self.ignore_index,
-                               self.reduction, self.label_smoothing)
+        self.saved = ("indices", y, w_y, keep, np.exp(logp), w, lead, np.shape(input))
+        return F._cross_entropy_value(parts, np.ndim(input), self.reduction,
+                                      self.label_smoothing)
+
+    def _per_sample(self, grad_output, lead, M):
+        """The upstream factor of each of the M per-sample losses, shape (M,)."""
+        if self.reduction == "none":
+            g = np.asarray(1.0 if grad_output is None else grad_output)
+            return np.broadcast_to(g, lead).reshape(-1)
+        return np.full(M, self._upstream(grad_output, (), 1))
+
+    @staticmethod
+    def _classes_back(grad, lead, in_shape):
+        """(M, C) -> the input's layout (N, C, d1..) or (C,)."""
+        if len(in_shape) == 1:
+            return grad.reshape(in_shape)
+        grad = grad.reshape(lead + (grad.shape[-1],))  # (N, d1.., C)
+        return np.ascontiguousarray(np.moveaxis(grad, -1, 1))  # (N, C, d1..)
 
     def backward(self, grad_output=None):
-        y, w_y, keep, p, w, lead, in_shape = self.saved
+        if self.saved[0] == "probabilities":
+            # d/dz of -sum_c q_c log p_c is p * sum(q) - q
+            _, p, q, lead, in_shape = self.saved
+            s = self._per_sample(grad_output, lead, p.shape[0])
+            if self.reduction == "mean":
+                s = s / p.shape[0]
+            grad = (p * q.sum(axis=1, keepdims=True) - q) * s[:, None].astype(p.dtype)
+            return self._classes_back(grad, lead, in_shape)
+        _, y, w_y, keep, p, w, lead, in_shape = self.saved
         M, C = p.shape
         eps = self.label_smoothing
-        if self.reduction == "none":
-            s = np.broadcast_to(np.asarray(1.0 if grad_output is None else grad_output),
-                                lead).reshape(-1)  # (M,)
-        else:
-            s = np.broadcast_to(self._upstream(grad_output, (), 1), (M,))
-            if self.reduction == "mean":
-                s = s / w_y.sum()
+        s = self._per_sample(grad_output, lead, M)
+        if self.reduction == "mean":
+            s = s / w_y.sum()
         onehot = np.zeros_like(p)
         np.put_along_axis(onehot, y[:, None], 1.0, axis=1)
         grad = (1 - eps) * w_y[:, None] * (p - onehot)  # (M, C)
         if eps > 0:
             grad += (eps / C) * keep[:, None] * (w.sum() * p - w)
         grad *= s[:, None]
-        if len(in_shape) == 1:
-            return grad.reshape(in_shape)
-        grad = grad.reshape(lead + (C,))  # (N, d1.., C)
-        return np.ascontiguousarray(np.moveaxis(grad, -1, 1))  # (N, C, d1..)
+        return self._classes_back(grad, lead, in_shape)
 
     def extra_repr(self):
         return (f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
