@@ -153,6 +153,9 @@ def test_fit_takes_dataloaders_factories_metrics_and_schedulers(digits):
               device="cpu")
     assert {"val_top2", "train_top2", "val_accuracy"} <= set(h.keys())
     assert all(a <= b for a, b in zip(h["val_accuracy"], h["val_top2"]))
+    h = T.fit(model, dl, (Xte, yte), epochs=1, metrics={"acc": T.accuracy},
+              progress=False, device="cpu")
+    assert h["val_acc"][0] == pytest.approx(T.evaluate(model, (Xte, yte))["accuracy"])
     # scheduler steps once per epoch; the record shows the lr the epoch used
     model = mlp()
     sgd = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -75,6 +75,8 @@ def _default_loss(logits: Tensor, y: Tensor) -> Tensor:
 def _resolve_metrics(metrics) -> dict[str, Callable]:
     if metrics is None:
         return {}
+    if isinstance(metrics, dict):  # {name: metric(output, y)}
+        return dict(metrics)
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
     out = {}
@@ -427,10 +429,10 @@ def fit(
     (bf16 autocast on CUDA only), True/'bf16', 'fp16' (with loss scaling) or
     False. grad_clip: clip the global gradient norm to this value.
     early_stopping: patience in epochs without a better ``val_loss``; the best
-    weights are restored at the end. metrics: names ('accuracy') or callables
-    metric(output, y) -> float, computed on the validation data (and as a running
-    value on the training batches). seed: seeds Python, NumPy and torch so that
-    runs on the CPU repeat exactly.
+    weights are restored at the end. metrics: names ('accuracy'), callables
+    metric(output, y) -> float, or a dict {name: callable}, computed on the
+    validation data (and as a running value on the training batches).
+    seed: seeds Python, NumPy and torch so that runs on the CPU repeat exactly.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
@@ -497,7 +499,7 @@ def fit(
         record = {"epoch": epoch, "train_loss": sums["loss"] / n}
         record.update({f"train_{k}": sums[k] / n for k in fns})
         if val_loader is not None:
-            ev = evaluate(model, val_loader, loss_fn, tuple(fns.values()), dev, amp)
+            ev = evaluate(model, val_loader, loss_fn, fns, dev, amp)
             record["val_loss"] = ev["loss"]
             record.update({f"val_{k}": ev[k] for k in fns})
         record["lr"] = optimizer.param_groups[0]["lr"]
