@@ -259,3 +259,13 @@ def test_losses_keep_float32(loss):
     value = criterion(x, target)
     assert np.asarray(value).dtype == np.float32
     assert criterion.backward().dtype == np.float32
+
+
+def test_module_delattr_forgets_registration():
+    lin = nn.Linear(3, 2)
+    del lin.bias
+    assert list(lin.state_dict()) == ["weight"]
+    assert [n for n, _ in lin.named_parameters()] == ["weight"]
+    bn = nn.BatchNorm1d(3)
+    bn.running_mean = np.ones(3, dtype=np.float32)  # reassigning keeps a buffer
+    assert "running_mean" in bn.state_dict()

@@ -128,3 +128,14 @@ def test_spectral_norm_conv_and_transpose_against_explicit_sigma():
     gradcheck(lin, rng.standard_normal((2, 6)))
     remove_spectral_norm(lin)
     assert np.linalg.svd(lin.weight.data, compute_uv=False)[0] == pytest.approx(1.0)
+
+
+def test_remove_restores_plain_module():
+    lin = weight_norm(spectral_norm(nn.Linear(3, 2).double()), name="bias", dim=None)
+    assert sorted(lin.state_dict()) == ["bias_g", "bias_v", "weight_orig", "weight_u",
+                                        "weight_v"]
+    remove_weight_norm(lin, name="bias")
+    remove_spectral_norm(lin)
+    assert list(lin.state_dict()) == ["bias", "weight"]
+    assert "forward" not in vars(lin) and "backward" not in vars(lin)
+    gradcheck(lin, rng.standard_normal((2, 3)))

@@ -83,6 +83,12 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
+    def __delattr__(self, name: str) -> None:
+        # forget the registration too, or state_dict() would still list the name
+        for store in (self._parameters, self._modules, self._buffers):
+            store.pop(name, None)
+        object.__delattr__(self, name)
+
     def register_buffer(self, name: str, value: np.ndarray | None) -> None:
         """A state array that is saved in ``state_dict`` but not trained."""
         object.__setattr__(self, name, value)

@@ -86,14 +86,18 @@ class _Reparam:
 
     def install(self):
         m = self.module
+        self._own = {k: m.__dict__[k] for k in ("forward", "backward") if k in m.__dict__}
         object.__setattr__(m, f"_{self.kind}_{self.name}", self)
         object.__setattr__(m, "forward", self.forward)  # this instance only
         object.__setattr__(m, "backward", self.backward)
 
     def uninstall(self):
         m = self.module
-        object.__setattr__(m, "forward", self.inner_forward)
-        object.__setattr__(m, "backward", self.inner_backward)
+        for k in ("forward", "backward"):  # back to the class's own methods
+            if k in self._own:
+                m.__dict__[k] = self._own[k]
+            else:
+                m.__dict__.pop(k, None)
         del m.__dict__[f"_{self.kind}_{self.name}"]
 
     def _set_weight(self, w):
@@ -156,8 +160,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
         raise ValueError(f"weight_norm: {type(module).__name__} has no parameter "
                          f"{name!r}")
     fn = _WeightNorm(module, name, dim)
-    del module._parameters[name]
-    module.__dict__.pop(name, None)
+    delattr(module, name)
     setattr(module, name + "_g", Parameter(fn._norm(w.data).astype(w.data.dtype)))
     setattr(module, name + "_v", Parameter(w.data.copy()))
     fn._set_weight(fn.compute_weight())
@@ -171,8 +174,8 @@ def remove_weight_norm(module: Module, name: str = "weight") -> Module:
         raise ValueError(f"remove_weight_norm: no weight_norm on {name!r}")
     w = fn.compute_weight()
     fn.uninstall()
-    del module._parameters[name + "_g"], module._parameters[name + "_v"]
-    module.__dict__.pop(name + "_g"), module.__dict__.pop(name + "_v")
+    delattr(module, name + "_g")
+    delattr(module, name + "_v")
     setattr(module, name, Parameter(w))
     return module
 
@@ -248,8 +251,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
     r = np.random if rng is None else rng
     u = _l2_normalize(r.normal(0.0, 1.0, W.shape[0]).astype(w.data.dtype), eps)
     v = _l2_normalize(r.normal(0.0, 1.0, W.shape[1]).astype(w.data.dtype), eps)
-    del module._parameters[name]
-    module.__dict__.pop(name, None)
+    delattr(module, name)
     setattr(module, name + "_orig", w)
     module.register_buffer(name + "_u", u)
     module.register_buffer(name + "_v", v)
@@ -263,14 +265,12 @@ def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
     if fn is None:
         raise ValueError(f"remove_spectral_norm: no spectral_norm on {name!r}")
     training = module.training
-    module.training = False  # no power iteration while reading the weight
+    object.__setattr__(module, "training", False)  # no power iteration here
     w = fn.compute_weight()
     object.__setattr__(module, "training", training)
     fn.uninstall()
-    w_orig = module._parameters.pop(name + "_orig")
-    module.__dict__.pop(name + "_orig")
-    for b in ("_u", "_v"):
-        module._buffers.pop(name + b)
-        module.__dict__.pop(name + b)
+    w_orig = getattr(module, name + "_orig")
+    for suffix in ("_orig", "_u", "_v"):
+        delattr(module, name + suffix)
     setattr(module, name, Parameter(w.astype(w_orig.data.dtype)))
     return module
