@@ -86,7 +86,8 @@ class _Reparam:
 
     def install(self):
         m = self.module
-        self._own = {k: m.__dict__[k] for k in ("forward", "backward") if k in m.__dict__}
+        self._own = {k: m.__dict__[k] for k in ("forward", "backward")
+                     if k in m.__dict__}
         object.__setattr__(m, f"_{self.kind}_{self.name}", self)
         object.__setattr__(m, "forward", self.forward)  # this instance only
         object.__setattr__(m, "backward", self.backward)
