@@ -17,6 +17,12 @@ Conventions it relies on (those of ``dlbook.numpy``):
   the gradient of the input, or a tuple in input order for several inputs
   (``None`` for inputs that have no gradient, such as integer indices).
 
+Import it from a test file (pytest runs with ``--import-mode=importlib``, which
+does not put ``tests/`` on the path):
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from np_helpers import check_against_torch
+
 Integer inputs (indices, labels) are passed to torch as int64 and not checked.
 An input array passed several times (self-attention's ``q = k = v``) becomes
 one torch leaf, and the NumPy gradients of its uses are summed before the

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -217,9 +217,36 @@ def test_small_cnn_end_to_end():
        kw=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 2),
        d=st.integers(1, 2))
 def test_conv2d_random_configurations(n, c, o, h, w, kh, kw, s, p, d):
-    if h + 2 * p < d * (kh - 1) + 1 or w + 2 * p < d * (kw - 1) + 1:
-        return  # no output position: both frameworks reject it
+    # at least one output position (both frameworks reject inputs without one)
+    assume(h + 2 * p >= d * (kh - 1) + 1 and w + 2 * p >= d * (kw - 1) + 1)
     kwargs = dict(stride=s, padding=p, dilation=d)
     check_against_torch(nn.Conv2d(c, o, (kh, kw), **kwargs),
                         torch.nn.Conv2d(c, o, (kh, kw), **kwargs),
                         rng.standard_normal((n, c, h, w)))
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(n=st.integers(1, 2), c=st.integers(1, 3), o=st.integers(1, 3),
+       h=st.integers(1, 5), w=st.integers(1, 5), k=st.integers(1, 4),
+       s=st.integers(1, 3), p=st.integers(0, 2), op=st.integers(0, 2),
+       d=st.integers(1, 2))
+def test_conv_transpose2d_random_configurations(n, c, o, h, w, k, s, p, op, d):
+    assume(op < max(s, d))  # torch's rule for output_padding
+    assume((h - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1)
+    assume((w - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1)
+    kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d)
+    check_against_torch(nn.ConvTranspose2d(c, o, k, **kwargs),
+                        torch.nn.ConvTranspose2d(c, o, k, **kwargs),
+                        rng.standard_normal((n, c, h, w)))
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, database=None)
+@given(h=st.integers(2, 9), w=st.integers(2, 9), k=st.integers(1, 4),
+       s=st.integers(1, 3), p=st.integers(0, 2), kind=st.sampled_from(["max", "avg"]))
+def test_pool_random_configurations(h, w, k, s, p, kind):
+    assume(p <= k // 2 and h + 2 * p >= k and w + 2 * p >= k)  # as torch requires
+    x = rng.standard_normal((2, 3, h, w))
+    if kind == "max":
+        check_against_torch(nn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
+    else:
+        check_against_torch(nn.AvgPool2d(k, s, p), torch.nn.AvgPool2d(k, s, p), x)
