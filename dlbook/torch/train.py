@@ -302,7 +302,8 @@ class History:
         else:
             axes = np.atleast_1d(axes)
             fig = axes[0].figure
-        epochs = self["epoch"] if self.records else []
+        epochs = (self["epoch"] if "epoch" in self.keys()
+                  else list(range(1, len(self) + 1)))
         for k in ("train_loss", "val_loss"):
             if k in self.keys() and any(v is not None for v in self[k]):
                 axes[0].plot(epochs, self[k], marker="o", ms=3, label=k)
