@@ -1,12 +1,12 @@
 """Numerical gradient checking by central differences (CS231n style).
 
-``gradcheck`` compares a hand-written backward with
+``gradcheck`` compares a hand-written backward with::
 
     df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps),
 
 where f = sum(G * out) for a fixed random upstream gradient G (a random
 projection, so one check covers every output element). It reports, for each
-input and parameter, the largest relative error
+input and parameter, the largest relative error::
 
     |analytic - numeric| / max(|analytic| + |numeric|, tiny)
 
@@ -100,7 +100,7 @@ def gradcheck(fn, *inputs, backward=None, eps: float = 1e-6, atol: float = 1e-5,
 
     Floating inputs are checked (integer ones, such as class labels, are data);
     they and the module's parameters must be float64: in float32 the differences
-    drown in rounding. A gradient passes where |a - n| <= atol + rtol * |n|
+    drown in rounding. A gradient passes where ``|a - n| <= atol + rtol * |n|``
     everywhere (torch's rule). Returns a :class:`GradcheckResult`; raises
     :class:`GradcheckError` on failure unless ``raise_exception=False``.
     """

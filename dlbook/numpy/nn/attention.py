@@ -8,9 +8,11 @@ slice of the projected Q, K and V, then concatenated and projected by
 (3E, E) stacks W_q, W_k, W_v; ``in_proj_bias`` (3E,); ``out_proj.weight`` and
 ``out_proj.bias``), so a torch ``state_dict`` loads unchanged.
 
-Letters used in shape comments:
+Letters used in shape comments::
+
     N batch, L target (query) length, S source (key/value) length,
     E embed_dim, h num_heads, d = E // h head dimension.
+
 Internally everything runs batch first, (N, L, E).
 """
 
@@ -30,21 +32,23 @@ from .module import Module, Parameter
 class MultiheadAttention(Module):
     """Multi-head scaled dot-product attention with torch's parameters and masks.
 
-    forward(query, key, value, key_padding_mask=None, need_weights=True,
-            attn_mask=None, average_attn_weights=True, is_causal=False)
-        -> (attn_output, weights)
-        query (L, N, E), key and value (S, N, E); with ``batch_first=True``
-        (N, L, E) and (N, S, E); unbatched (L, E) and (S, E).
-        attn_output has the query's shape; weights (N, L, S) averaged over
-        heads, or (N, h, L, S) with ``average_attn_weights=False``, or None
-        with ``need_weights=False``.
-        key_padding_mask (N, S): True (or -inf) marks padding keys to ignore.
-        attn_mask (L, S) or (N*h, L, S): True = not allowed to attend; a float
-        mask is added to the scores (e.g. -inf above the diagonal: causal).
+    Usage::
 
-    backward(grad_output) -> (grad_query, grad_key, grad_value), each in the
-    layout of its input. For self-attention, where one array x was passed as
-    query, key and value, the gradient of x is the sum of the three.
+        forward(query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False)
+            -> (attn_output, weights)
+            query (L, N, E), key and value (S, N, E); with ``batch_first=True``
+            (N, L, E) and (N, S, E); unbatched (L, E) and (S, E).
+            attn_output has the query's shape; weights (N, L, S) averaged over
+            heads, or (N, h, L, S) with ``average_attn_weights=False``, or None
+            with ``need_weights=False``.
+            key_padding_mask (N, S): True (or -inf) marks padding keys to ignore.
+            attn_mask (L, S) or (N*h, L, S): True = not allowed to attend; a float
+            mask is added to the scores (e.g. -inf above the diagonal: causal).
+
+        backward(grad_output) -> (grad_query, grad_key, grad_value), each in the
+        layout of its input. For self-attention, where one array x was passed as
+        query, key and value, the gradient of x is the sum of the three.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0,

@@ -52,7 +52,7 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
+    """1 / (1 + exp(-x)) without overflow: exp only ever sees ``-|x|``."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -66,7 +66,7 @@ def tanh(x: np.ndarray) -> np.ndarray:
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for any x."""
+    """``log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))``, stable for any x."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
@@ -91,7 +91,7 @@ def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
 
 
 def one_hot(y: np.ndarray, num_classes: int, dtype=np.float64) -> np.ndarray:
-    """(*) integer labels -> (*, num_classes) one-hot array."""
+    """``(*)`` integer labels -> ``(*, num_classes)`` one-hot array."""
     y = np.asarray(y)
     _check_classes("one_hot", y, num_classes)
     out = np.zeros(y.shape + (num_classes,), dtype=dtype)

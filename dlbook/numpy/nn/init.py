@@ -5,7 +5,7 @@ and returns it. ``rng`` is an optional ``numpy.random.Generator``; without one
 the global ``np.random`` state is used, which ``dlbook.utils.seed_everything``
 seeds.
 
-Fans, as torch computes them for a weight of shape (out, in, *kernel):
+Fans, as torch computes them for a weight of shape ``(out, in, *kernel)``:
 fan_in = in * prod(kernel), fan_out = out * prod(kernel).
 """
 

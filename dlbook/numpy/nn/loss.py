@@ -56,7 +56,10 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """mean(|input - target|); gradient sign(input - target) / n (0 at a tie)."""
+    """``mean(|input - target|)``; gradient ``sign(input - target) / n``.
+
+    The gradient is 0 at a tie, as in torch.
+    """
 
     def forward(self, input, target):
         self.diff = input - target

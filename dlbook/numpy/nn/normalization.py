@@ -1,7 +1,7 @@
 """Normalization layers: BatchNorm1d/2d, LayerNorm, GroupNorm, InstanceNorm1d/2d.
 
 All compute x_hat = (x - mean) / sqrt(var + eps) over some axes (biased variance),
-then y = gamma * x_hat + beta. They differ only in the axes:
+then y = gamma * x_hat + beta. They differ only in the axes::
 
     BatchNorm    over (N, *spatial) per channel    (Ioffe & Szegedy, 2015)
     LayerNorm    over the last dims of each sample (Ba et al., 2016)
@@ -212,7 +212,7 @@ class InstanceNorm2d(_InstanceNorm):
 class LayerNorm(Module):
     """Normalizes each sample over its last ``len(normalized_shape)`` dims.
 
-    x (*, *normalized_shape) -> same shape; weight and bias have
+    ``x (*, *normalized_shape)`` -> same shape; weight and bias have
     ``normalized_shape`` and are applied element-wise (not per channel).
     """
 
@@ -266,7 +266,8 @@ class LayerNorm(Module):
 
 class GroupNorm(Module):
     """Splits C channels into ``num_groups`` groups; normalizes each sample's group
-    over its channels and positions. x (N, C, *) -> same shape; weight, bias (C,)."""
+    over its channels and positions. ``x (N, C, *)`` -> same shape; weight and
+    bias (C,)."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, *, dtype=np.float32):

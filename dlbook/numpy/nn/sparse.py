@@ -16,7 +16,7 @@ from .module import Module, Parameter
 
 
 class Embedding(Module):
-    """A (num_embeddings, embedding_dim) table; input (*) int -> output (*, D).
+    """A (num_embeddings, embedding_dim) table; input ``(*)`` int -> output ``(*, D)``.
 
     As ``torch.nn.Embedding``: weight ~ N(0, 1); the row ``padding_idx`` (if
     given, negative counts from the end) starts at zero and never receives a

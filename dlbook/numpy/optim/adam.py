@@ -60,8 +60,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the
-    Adam step, instead of adding weight_decay * p to the gradient."""
+    """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the
+    Adam step, instead of adding ``weight_decay * p`` to the gradient."""
 
     _decoupled = True
 

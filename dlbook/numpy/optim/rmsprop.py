@@ -9,7 +9,9 @@ from .optimizer import Optimizer, _lerp_
 
 
 class RMSprop(Optimizer):
-    """As ``torch.optim.RMSprop``. With g = grad + weight_decay * p:
+    """As ``torch.optim.RMSprop``.
+
+    With g = grad + weight_decay * p::
 
         v = alpha v + (1 - alpha) g^2
         avg = sqrt(v - m^2) + eps with m = lerp(m, g, 1 - alpha) if centered,

@@ -13,7 +13,7 @@ follow that implementation too (``inception3a.branch2.0.conv.weight``), so its
 state dicts load (its pretrained weights also expect its ``transform_input``
 rescaling of the input, which this model leaves out).
 
-Shapes at 224x224 (N = batch):
+Shapes at 224x224 (N = batch)::
 
     input                          (N, 3, 224, 224)
     conv 7x7/2 + pool              (N, 64, 56, 56)

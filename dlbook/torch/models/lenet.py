@@ -1,7 +1,7 @@
 """LeNet-5: LeCun, Bottou, Bengio and Haffner (1998), "Gradient-based learning
 applied to document recognition", Proc. IEEE 86(11).
 
-Shapes (N = batch):
+Shapes (N = batch)::
 
     input                  (N, 1, 32, 32)
     C1 conv 5x5, 6 maps    (N, 6, 28, 28)     6*1*25 + 6    =    156 params
