@@ -14,6 +14,21 @@ def repo_root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Run a test module's torch code on one thread, then restore the setting.
+
+    Small tensors gain nothing from threads, and on a busy 2-core machine the
+    OpenMP barrier of every small op waits for a time slice (~10 ms each).
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def tmp_cache(tmp_path, monkeypatch) -> Path:
     """Point dlbook's cache at a fresh folder for the duration of one test."""

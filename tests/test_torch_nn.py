@@ -12,14 +12,7 @@ import torch.nn.functional as F
 import dlbook.torch.nn as dnn
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine the
-    OpenMP barriers of every small op wait for a time slice (~10 ms each)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 DT = torch.float64
 TOL = {"atol": 1e-10, "rtol": 1e-8}

@@ -15,14 +15,7 @@ from torch import nn  # noqa: E402
 from dlbook.torch import train as T  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models gain nothing from threads, and on a busy 2-core machine the
-    OpenMP barriers of every small op wait for a time slice (~10 ms each)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
