@@ -33,12 +33,17 @@ CHROMIUM = (
 PAGES_WITH_MATH = [
     "book/01_history/01_why_now.html",
     "book/01_history/03_perceptron_xor.html",
+    "book/02_neurons/01_neuron.html",
+    "book/03_training/04_optimizers.html",
+    "book/04_cnn/02_size_and_parameters.html",
+    "book/appendix/source_notes.html",
 ]
 PAGES = [
     "book/intro.html",
     "book/01_history/index.html",
     "book/01_history/02_timeline.html",
     "book/appendix/glossary.html",
+    "book/appendix/api.html",
     *PAGES_WITH_MATH,
 ]
 
