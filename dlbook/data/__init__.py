@@ -9,6 +9,25 @@ from .cache import cache_dir
 from .download import ChecksumError, DownloadError, download
 from .idx import load_fashion_mnist, load_mnist, read_idx
 from .tabular import load_digits, load_mnist1d
+from .text import (
+    SNIPPET_MODULES,
+    STDLIB_MODULES,
+    TextCorpus,
+    get_batch,
+    load_text_corpus,
+    normalize_text,
+    sequential_batches,
+    stdlib_corpus,
+    stdlib_snippets,
+)
+from .text_download import (
+    TEXT_SOURCES,
+    ChecksumNotRecordedError,
+    load_text,
+    load_text_url,
+    strip_gutenberg,
+)
+from .tokenizers import BPETokenizer, CharVocab, train_bpe_naive
 
 __all__ = [
     "cache_dir",
@@ -20,4 +39,21 @@ __all__ = [
     "load_fashion_mnist",
     "load_digits",
     "load_mnist1d",
+    "STDLIB_MODULES",
+    "SNIPPET_MODULES",
+    "TextCorpus",
+    "stdlib_corpus",
+    "load_text_corpus",
+    "normalize_text",
+    "stdlib_snippets",
+    "get_batch",
+    "sequential_batches",
+    "CharVocab",
+    "BPETokenizer",
+    "train_bpe_naive",
+    "TEXT_SOURCES",
+    "ChecksumNotRecordedError",
+    "load_text",
+    "load_text_url",
+    "strip_gutenberg",
 ]
