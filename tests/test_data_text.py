@@ -20,6 +20,7 @@ from dlbook.data import (
     ChecksumError,
     ChecksumNotRecordedError,
     DownloadError,
+    WordVocab,
 )
 from dlbook.data.text import module_path, read_module
 
@@ -203,6 +204,26 @@ def test_bpe_rejects_bad_input(bpe):
         BPETokenizer([(0, 300)])
     with pytest.raises(TypeError, match="expected a str"):
         bpe.encode(b"bytes")
+
+
+# ---- words ------------------------------------------------------------------------
+def test_word_vocab_round_trip_unknowns_and_save(corpus):
+    vocab = WordVocab.build(corpus.text, max_size=2000)
+    assert len(vocab) == 2000 and vocab.itos[0] == "<unk>"
+    seen = corpus.text[:5000]
+    ids = vocab.encode(seen)
+    assert ids.dtype == np.int64 and 0 < (ids == 0).mean() < 0.15  # some unknown
+    known = vocab.decode(vocab.encode(" self = self"))
+    assert known == " self = self"
+    assert vocab.decode(vocab.encode(" zqxjkv_unseen_name")) == "<unk>"
+    full = WordVocab.build(corpus.text)
+    assert full.decode(full.encode(corpus.text)) == corpus.text
+    restored = WordVocab.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    np.testing.assert_array_equal(restored.encode(seen), ids)
+    with pytest.raises(ValueError, match="max_size >= 2"):
+        WordVocab.build("a b", max_size=1)
+    with pytest.raises(ValueError, match=r"ids in \[0, 2000\)"):
+        vocab.decode([2000])
 
 
 # ---- batches ----------------------------------------------------------------------

@@ -27,7 +27,7 @@ from .text_download import (
     load_text_url,
     strip_gutenberg,
 )
-from .tokenizers import BPETokenizer, CharVocab, train_bpe_naive
+from .tokenizers import BPETokenizer, CharVocab, WordVocab, train_bpe_naive
 
 __all__ = [
     "cache_dir",
@@ -51,6 +51,7 @@ __all__ = [
     "CharVocab",
     "BPETokenizer",
     "train_bpe_naive",
+    "WordVocab",
     "TEXT_SOURCES",
     "ChecksumNotRecordedError",
     "load_text",

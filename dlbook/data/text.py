@@ -167,7 +167,8 @@ def stdlib_corpus(
 
     Args:
         modules: module names to read, in this order; default :data:`STDLIB_MODULES`
-            (50 modules, about 2.0 MB on Python 3.11).
+            (50 modules: 1.92 M characters on Python 3.10, 2.01 M on 3.11,
+            2.03 M on 3.12, 2.11 M on 3.13).
         max_chars: stop after this many characters: files are read in order, and
             the file that would cross the limit is cut at its last complete line
             that fits. ``None`` reads every file.

@@ -1,6 +1,6 @@
-"""Tokenizers written from scratch: characters, and byte-level byte-pair encoding.
+"""Tokenizers written from scratch: characters, byte-level BPE, and words.
 
-Both map ``str -> np.ndarray[int64]`` with ``encode`` and back with ``decode``,
+All three map ``str -> np.ndarray[int64]`` with ``encode`` and back with ``decode``,
 report their vocabulary size with ``len``, and save to a JSON-compatible dict
 (``to_dict``/``from_dict``), so a trained tokenizer travels with a checkpoint.
 
@@ -8,7 +8,8 @@ report their vocabulary size with ``len``, and save to a JSON-compatible dict
 (Sennrich et al. 2016) over chunks cut by a regular expression, so a merge never
 joins a word to the space or punctuation after it, and any string round-trips
 exactly. :func:`train_bpe_naive` is the same algorithm written the slow, obvious
-way; the tests check that both learn the same merges.
+way; the tests check that both learn the same merges. :class:`WordVocab` is the
+word-level baseline, with an unknown-word id.
 """
 
 from __future__ import annotations
@@ -293,7 +294,8 @@ class BPETokenizer:
 
         Counting every pair once and then updating the counts incrementally is
         what makes this fast: the text is reduced to its distinct chunks with
-        their counts (tens of thousands for 1 MB of code); an index records
+        their counts (18,464 chunks, 166 KB, for the 1.8 MB stdlib training
+        text); an index records
         which chunks contain each pair, so a merge rewrites only those chunks and
         adjusts the counts of the pairs they lose and gain; a heap with lazy
         deletion finds the most frequent pair in ``O(log P)``. Training costs
@@ -375,3 +377,88 @@ class BPETokenizer:
         return (
             f"BPETokenizer({len(self)} tokens: 256 bytes + {len(self.merges)} merges)"
         )
+
+
+# ---- words ------------------------------------------------------------------------
+class WordVocab:
+    """One id per word: the chunks of :data:`CHUNK_PATTERN`, most frequent first.
+
+    A word is a name with its leading space, a number, a run of punctuation, or
+    whitespace, so in-vocabulary text round-trips exactly. Id 0 is ``"<unk>"``,
+    which every other chunk encodes to; decoding it gives the string ``"<unk>"``.
+    The contrast with the other two tokenizers is the point: a word vocabulary
+    grows with the text and still meets unknown words in new text.
+
+    Args:
+        words: the vocabulary after ``"<unk>"``, in id order.
+
+    Example::
+
+        vocab = WordVocab.build(text, max_size=5000)
+        vocab.decode(vocab.encode("def f(x):"))   # 'def f(x):' if all are known
+    """
+
+    UNK = "<unk>"
+
+    def __init__(self, words: Iterable[str]):
+        self.itos: list[str] = [self.UNK, *words]
+        self.stoi: dict[str, int] = {w: i for i, w in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("WordVocab: expected distinct words (and no '<unk>')")
+
+    @classmethod
+    def build(
+        cls, text: str, max_size: int | None = None, min_count: int = 1
+    ) -> WordVocab:
+        """Keep the ``max_size - 1`` most frequent words seen ``min_count`` times.
+
+        Ties in frequency go to the alphabetically first word, so the result is
+        deterministic. ``max_size`` counts ``"<unk>"``; ``None`` keeps every word.
+        """
+        if not isinstance(text, str) or not text:
+            raise ValueError("WordVocab.build: expected a non-empty string")
+        if max_size is not None and (not isinstance(max_size, int) or max_size < 2):
+            raise ValueError(
+                f"WordVocab.build: expected max_size >= 2 (<unk> plus a "
+                f"word) or None, got {max_size!r}"
+            )
+        counts = Counter(_CHUNK_RE.findall(text))
+        ranked = sorted(
+            (w for w, c in counts.items() if c >= min_count),
+            key=lambda w: (-counts[w], w),
+        )
+        return cls(ranked if max_size is None else ranked[: max_size - 1])
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of the words of ``text``, int64 of shape ``(N,)``; unknown words -> 0."""
+        if not isinstance(text, str):
+            raise TypeError(
+                f"WordVocab.encode: expected a str, got {type(text).__name__}"
+            )
+        stoi = self.stoi
+        return np.array([stoi.get(w, 0) for w in _CHUNK_RE.findall(text)], np.int64)
+
+    def decode(self, ids) -> str:
+        """The text of ``ids`` (shape ``(N,)``), with ``"<unk>"`` for id 0."""
+        arr = _as_ids(ids, len(self), "WordVocab")
+        itos = self.itos
+        return "".join(itos[i] for i in arr.tolist())
+
+    def to_dict(self) -> dict:
+        """A JSON-compatible description; :meth:`from_dict` rebuilds the vocabulary."""
+        return {"type": "WordVocab", "pattern": CHUNK_PATTERN, "words": self.itos[1:]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WordVocab:
+        if not isinstance(d, dict) or d.get("type") != "WordVocab":
+            raise ValueError(
+                f"expected a dict from WordVocab.to_dict(), got {str(d)[:80]}"
+            )
+        return cls(d["words"])
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(w) for w in self.itos[1:6])
+        return f"WordVocab({len(self)} words incl. <unk>: {shown}, ...)"
