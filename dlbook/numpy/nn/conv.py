@@ -262,17 +262,21 @@ class Conv2d(Module):
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, "
-             f"kernel_size={self.kernel_size}, stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, padding=(self.padding, (0, 0)),
+                          dilation=(self.dilation, (1, 1)), groups=(self.groups, 1))
+
+
+def _conv_repr(m, **options) -> str:
+    """torch's conv repr: channels, kernel and stride, then each option
+    ``name=(value, default)`` whose value differs from its default."""
+    s = (f"{m.in_channels}, {m.out_channels}, "
+         f"kernel_size={m.kernel_size}, stride={m.stride}")
+    for name, (value, default) in options.items():
+        if value != default:
+            s += f", {name}={value}"
+    if m.bias is None:
+        s += ", bias=False"
+    return s
 
 
 def _reset_conv(m, rng):
@@ -427,14 +431,6 @@ class ConvTranspose2d(Module):
         return dx[0] if self._unbatched else dx
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, "
-             f"kernel_size={self.kernel_size}, stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self, padding=(self.padding, (0, 0)),
+                          output_padding=(self.output_padding, (0, 0)),
+                          dilation=(self.dilation, (1, 1)))

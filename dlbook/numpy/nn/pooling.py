@@ -179,33 +179,27 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-def max_pool2d_naive(x, kernel_size, stride=None, padding=0):
-    """The definition, in loops (for tests): max over each padded window."""
+def _pool2d_naive(x, kernel_size, stride, padding, reduce, fill):
+    """Pooling by its definition, in loops: ``reduce`` over each padded window."""
     kh, kw = _pair(kernel_size)
     sh, sw = _pair(stride) if stride is not None else (kh, kw)
     ph, pw = _pair(padding)
     N, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
     Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
     y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
     for p in range(Ho):
         for q in range(Wo):
             window = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
-            y[:, :, p, q] = window.max(axis=(2, 3))
+            y[:, :, p, q] = reduce(window, axis=(2, 3))
     return y
+
+
+def max_pool2d_naive(x, kernel_size, stride=None, padding=0):
+    """The definition, in loops (for tests): max over each padded window."""
+    return _pool2d_naive(x, kernel_size, stride, padding, np.max, -np.inf)
 
 
 def avg_pool2d_naive(x, kernel_size, stride=None, padding=0):
     """The definition, in loops (count_include_pad=True)."""
-    kh, kw = _pair(kernel_size)
-    sh, sw = _pair(stride) if stride is not None else (kh, kw)
-    ph, pw = _pair(padding)
-    N, C, H, W = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
-    y = np.empty((N, C, Ho, Wo), dtype=x.dtype)
-    for p in range(Ho):
-        for q in range(Wo):
-            window = xp[:, :, p * sh:p * sh + kh, q * sw:q * sw + kw]
-            y[:, :, p, q] = window.mean(axis=(2, 3))
-    return y
+    return _pool2d_naive(x, kernel_size, stride, padding, np.mean, 0)
