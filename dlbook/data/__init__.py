@@ -2,12 +2,14 @@
 
 Every loader returns NumPy arrays ``(X_train, y_train, X_test, y_test)`` with X as
 float32 and y as int64, so a chapter can hand them to ``dlbook.numpy`` or wrap
-them in torch tensors without conversion surprises.
+them in torch tensors without conversion surprises. :func:`make_shapes` draws
+synthetic images with boxes and masks for detection and segmentation.
 """
 
 from .cache import cache_dir
 from .download import ChecksumError, DownloadError, download
 from .idx import load_fashion_mnist, load_mnist, read_idx
+from .shapes import SHAPE_CLASSES, ShapesDataset, make_shape_images, make_shapes
 from .tabular import load_digits, load_mnist1d
 from .text import (
     SNIPPET_MODULES,
@@ -39,6 +41,10 @@ __all__ = [
     "load_fashion_mnist",
     "load_digits",
     "load_mnist1d",
+    "SHAPE_CLASSES",
+    "ShapesDataset",
+    "make_shapes",
+    "make_shape_images",
     "STDLIB_MODULES",
     "SNIPPET_MODULES",
     "TextCorpus",
