@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "RandomTextureNet",
     "feature_maps",
-    "saliency",
     "fgsm",
     "gram_matrix",
-    "texture_loss",
-    "RandomTextureNet",
+    "saliency",
     "synthesize_texture",
+    "texture_loss",
 ]
 
 
