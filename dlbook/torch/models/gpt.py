@@ -137,9 +137,13 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel()
         return n
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
-        """idx (B, T) token ids -> logits (B, T, V) and the mean cross-entropy
-        against targets (B, T) (None without targets; -1 marks ignored targets)."""
+    def features(self, idx: Tensor) -> Tensor:
+        """idx (B, T) token ids -> final hidden states (B, T, C), after ``ln_f``.
+
+        What ``lm_head`` reads: ``forward``'s logits are ``lm_head(features(idx))``.
+        Pooled over positions they are the features that a classifier fine-tuned
+        on top of a pre-trained GPT uses (Radford et al. 2018, section 3.2).
+        """
         if idx.dim() != 2:
             raise ValueError(f"GPT: expected idx of shape (B, T), got "
                              f"{tuple(idx.shape)}")
@@ -155,10 +159,15 @@ class GPT(nn.Module):
         x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
         for block in self.transformer.h:
             x = block(x)  # (B, T, C)
-        x = self.transformer.ln_f(x)  # (B, T, C)
-        logits = self.lm_head(x)  # (B, T, V)
+        return self.transformer.ln_f(x)  # (B, T, C)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None):
+        """idx (B, T) token ids -> logits (B, T, V) and the mean cross-entropy
+        against targets (B, T) (None without targets; -1 marks ignored targets)."""
+        logits = self.lm_head(self.features(idx))  # (B, T, V)
         if targets is None:
             return logits, None
+        B, T = idx.shape
         if targets.shape != idx.shape:
             raise ValueError(
                 f"GPT: expected targets of shape {tuple(idx.shape)} like idx, got "
