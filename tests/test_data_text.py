@@ -360,6 +360,22 @@ def test_registry_entry_with_a_passed_checksum_and_mirror(tmp_cache):
     assert text.startswith("To be, or not to be")  # Gutenberg header stripped
 
 
+def test_recorded_checksum_is_enforced(tmp_cache):
+    entry = data.TEXT_SOURCES["tinyshakespeare"]
+    assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0
+    # a mirror serving other bytes under the recorded checksum is refused
+    with (
+        file_server({"input.txt": BOOK}) as (url, _),
+        pytest.raises(ChecksumError),
+    ):
+        data.load_text("tinyshakespeare", url=f"{url}/input.txt")
+    assert not (tmp_cache / "texts" / entry.filename).exists()
+    # and the same bytes under their own checksum load, not stripped of anything
+    with file_server({"input.txt": BOOK}) as (url, _):
+        text = data.load_text("tinyshakespeare", sha256=BOOK_SHA, url=f"{url}/input.txt")
+    assert text.startswith("The Project Gutenberg eBook of A Test\n")
+
+
 def test_strip_gutenberg_and_bad_text(tmp_cache):
     with pytest.raises(ValueError, match="START OF THE PROJECT GUTENBERG"):
         data.strip_gutenberg("no markers here\n")

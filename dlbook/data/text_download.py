@@ -6,6 +6,7 @@ checks before the file is used or cached. Known texts sit in
 ``sha256=None``, and loading it raises :class:`ChecksumNotRecordedError` until
 you pass the checksum of a copy you trust::
 
+    text = load_text("tinyshakespeare")  # checksum recorded: nanoGPT's corpus
     text = load_text("shakespeare", sha256="<sha256 of pg100.txt>")
     text = load_text_url("https://example.org/book.txt", sha256="<sha256>")
 
@@ -37,6 +38,15 @@ class TextSource:
 #: Known texts by name (read-only). An entry with ``sha256=None`` has no recorded
 #: checksum yet: pass one to :func:`load_text`.
 TEXT_SOURCES = MappingProxyType({
+    # Karpathy's char-rnn selection (about 40,000 lines from the plays), the corpus
+    # of nanoGPT's shakespeare-char runs: 1,115,394 bytes.
+    "tinyshakespeare": TextSource(
+        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
+        "tinyshakespeare/input.txt",
+        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        title="Tiny Shakespeare (char-rnn, A. Karpathy)",
+        filename="tinyshakespeare.txt",
+    ),
     "shakespeare": TextSource(
         url="https://www.gutenberg.org/cache/epub/100/pg100.txt",
         sha256=None,  # not recorded yet: this project's machines have no internet
