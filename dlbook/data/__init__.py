@@ -7,6 +7,7 @@ synthetic images with boxes and masks for detection and segmentation.
 """
 
 from .cache import cache_dir
+from .cifar import CIFAR10_CLASSES, load_cifar10
 from .download import ChecksumError, DownloadError, download
 from .idx import load_fashion_mnist, load_mnist, read_idx
 from .shapes import SHAPE_CLASSES, ShapesDataset, make_shape_images, make_shapes
@@ -39,6 +40,8 @@ __all__ = [
     "read_idx",
     "load_mnist",
     "load_fashion_mnist",
+    "load_cifar10",
+    "CIFAR10_CLASSES",
     "load_digits",
     "load_mnist1d",
     "SHAPE_CLASSES",
