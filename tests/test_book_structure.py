@@ -152,3 +152,16 @@ def test_every_term_link_has_a_glossary_entry():
             used.add(" ".join(target.split()).lower())
     assert used, "no chapter links the glossary"
     assert used <= terms, f"terms linked but not defined: {sorted(used - terms)}"
+
+
+def test_every_public_module_is_in_the_api_reference():
+    """The API page autodocs every public module, so a new one cannot go missing."""
+    api = (ROOT / "book" / "appendix" / "api.md").read_text()
+    documented = set(re.findall(r"automodule:: (\S+)", api))
+    public = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "dlbook").rglob("*.py")
+        if not any(part.startswith("_") for part in p.relative_to(ROOT).parts)
+    }
+    assert public - documented == set(), "add these modules to book/appendix/api.md"
+    assert documented - public == set(), "api.md names modules that do not exist"
