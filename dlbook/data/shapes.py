@@ -47,16 +47,17 @@ _MIN_CONTRAST = 0.3  # mean |RGB difference| between an object and the backgroun
 class ShapesDataset:
     """Images of shapes with labels, boxes, semantic masks and instance masks.
 
-    Attributes:
-        images: ``(N, 3, H, W)`` float32 in [0, 1].
-        labels: N int64 arrays of shape ``(k_i,)``, class indices into
-            :data:`SHAPE_CLASSES`.
-        boxes: N float32 arrays of shape ``(k_i, 4)``: ``x1, y1, x2, y2`` in
-            pixels, the tight box of each object's visible mask (``x2``, ``y2``
-            exclusive).
-        semantic: ``(N, H, W)`` int64: 0 background, ``1 + class`` elsewhere.
-        instances: ``(N, H, W)`` int64: 0 background, ``j`` for object ``j - 1``.
-        classes: the class names, :data:`SHAPE_CLASSES`.
+    Its fields:
+
+    - ``images``: ``(N, 3, H, W)`` float32 in [0, 1];
+    - ``labels``: N int64 arrays of shape ``(k_i,)``, class indices into
+      :data:`SHAPE_CLASSES`;
+    - ``boxes``: N float32 arrays of shape ``(k_i, 4)``, ``x1, y1, x2, y2`` in
+      pixels, the tight box of each object's visible mask (``x2``, ``y2``
+      exclusive);
+    - ``semantic``: ``(N, H, W)`` int64, 0 background, ``1 + class`` elsewhere;
+    - ``instances``: ``(N, H, W)`` int64, 0 background, ``j`` for object ``j - 1``;
+    - ``classes``: the class names, :data:`SHAPE_CLASSES`.
     """
 
     images: np.ndarray
