@@ -165,3 +165,16 @@ def test_every_public_module_is_in_the_api_reference():
     }
     assert public - documented == set(), "add these modules to book/appendix/api.md"
     assert documented - public == set(), "api.md names modules that do not exist"
+
+
+def test_every_scale_up_switch_is_listed_on_the_gpu_page():
+    """Running on a GPU lists each page that carries a FULL_RUN switch."""
+    gpu_page = (ROOT / "book" / "appendix" / "gpu.ipynb").read_text()
+    with_switch = sorted(
+        path for path in (ROOT / "book").glob("[0-9]*/*.ipynb")
+        if any("FULL_RUN =" in "".join(c["source"]) for c in _code_cells(path))
+    )
+    assert len(with_switch) >= 4
+    for path in with_switch:
+        link = f"{{doc}}`../{path.parent.name}/{path.stem}`"
+        assert link in gpu_page, f"{link} missing from book/appendix/gpu.ipynb"
