@@ -9,7 +9,7 @@
   every feature map the size of its level, so the output has the input's size.
 * :func:`confusion_matrix`, :func:`iou_per_class`, :func:`mean_iou`: the
   standard metric of semantic segmentation (Everingham et al. 2010, PASCAL VOC),
-  IoU_c = TP_c / (TP_c + FP_c + FN_c), accumulated over all pixels of a data set.
+  ``IoU = TP / (TP + FP + FN)`` per class, counted over all pixels of a data set.
 
 Letters: N images, C input channels, K classes, H, W image size.
 """
@@ -37,24 +37,16 @@ class UNet(nn.Module):
     """A U-Net with ``depth`` poolings; ``width`` channels at the top level,
     doubled at each level down.
 
-    Parameters
-    ----------
-    in_channels : int
-        Channels of the input image (3 for RGB).
-    num_classes : int
-        Classes to score at every pixel, background included.
-    width : int
-        Channels of the first level; level ``l`` has ``width * 2**l``.
-    depth : int
-        Number of 2×2 poolings (and of upsamplings); 0 gives a plain fully
-        convolutional network with no change of resolution.
-    batch_norm : bool
-        Insert ``BatchNorm2d`` after every 3×3 convolution.
-
-    Notes
-    -----
     Input ``(N, C, H, W)`` with ``H`` and ``W`` divisible by ``2**depth``;
     output: scores (logits) of shape ``(N, K, H, W)``.
+
+    Args:
+        in_channels: channels of the input image (3 for RGB).
+        num_classes: classes to score at every pixel, background included.
+        width: channels of the first level; level ``l`` has ``width * 2**l``.
+        depth: number of 2×2 poolings (and of upsamplings); 0 gives a plain fully
+            convolutional network with no change of resolution.
+        batch_norm: insert ``BatchNorm2d`` after every 3×3 convolution.
     """
 
     def __init__(self, in_channels: int = 3, num_classes: int = 4, width: int = 16,
@@ -95,7 +87,8 @@ class UNet(nn.Module):
         x = skips.pop()
         for up, merge in zip(self.up, self.merge):
             x = up(x)  # twice the size, half the channels
-            x = merge(torch.cat([skips.pop(), x], dim=1))  # (N, 2c, h, w) -> (N, c, ..)
+            x = torch.cat([skips.pop(), x], dim=1)  # (N, 2c, h, w): skip first
+            x = merge(x)  # (N, c, h, w)
         return self.head(x)  # (N, K, H, W)
 
     def extra_repr(self) -> str:
@@ -115,21 +108,17 @@ def confusion_matrix(pred, target, num_classes: int,
                      ignore_index: int | None = None) -> Tensor:
     """Count pixels by (true class, predicted class).
 
-    Parameters
-    ----------
-    pred, target : Tensor or array of ints
-        Predicted and true class of every pixel, same shape (any, e.g.
-        ``(N, H, W)``), values in ``0 .. num_classes - 1``.
-    num_classes : int
-        Number of classes ``K``.
-    ignore_index : int, optional
-        Target value whose pixels are left out (e.g. 255 for "void").
+    Args:
+        pred: predicted class of every pixel, a tensor or array of ints of any
+            shape (e.g. ``(N, H, W)``), values in ``0 .. num_classes - 1``.
+        target: true class of every pixel, the same shape as ``pred``.
+        num_classes: number of classes ``K``.
+        ignore_index: target value whose pixels are left out (e.g. 255 for
+            "void"); None keeps every pixel.
 
-    Returns
-    -------
-    Tensor
-        ``(K, K)`` int64; entry ``[i, j]`` counts pixels of true class ``i``
-        predicted as ``j``. Rows are the truth, columns the prediction.
+    Returns:
+        ``(K, K)`` int64 tensor; entry ``[i, j]`` counts pixels of true class
+        ``i`` predicted as ``j``. Rows are the truth, columns the prediction.
     """
     pred, target = _as_labels(pred, "pred"), _as_labels(target, "target")
     if pred.shape != target.shape:
@@ -155,18 +144,16 @@ def confusion_matrix(pred, target, num_classes: int,
 def iou_per_class(cm: Tensor) -> Tensor:
     """Intersection over union of each class from a confusion matrix.
 
-    IoU_c = cm[c, c] / (row_c + column_c - cm[c, c]): true positives over the
-    union of the pixels that are class c and the pixels predicted as c.
+    ``IoU[c] = cm[c, c] / (row c + column c - cm[c, c])``: true positives over
+    the union of the pixels that are class c and the pixels predicted as c.
 
-    Parameters
-    ----------
-    cm : Tensor
-        ``(K, K)`` confusion matrix, rows the truth (see :func:`confusion_matrix`).
+    Args:
+        cm: ``(K, K)`` confusion matrix, rows the truth (see
+            :func:`confusion_matrix`).
 
-    Returns
-    -------
-    Tensor
-        ``(K,)`` float64; NaN for a class that neither occurs nor is predicted.
+    Returns:
+        ``(K,)`` float64 tensor; NaN for a class that neither occurs nor is
+        predicted.
     """
     cm = torch.as_tensor(cm)
     if cm.dim() != 2 or cm.shape[0] != cm.shape[1]:
