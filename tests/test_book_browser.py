@@ -36,6 +36,10 @@ PAGES_WITH_MATH = [
     "book/02_neurons/01_neuron.html",
     "book/03_training/04_optimizers.html",
     "book/04_cnn/02_size_and_parameters.html",
+    "book/06_rnn/02_vanilla_rnn.html",
+    "book/07_transformers/01_attention.html",
+    "book/08_vision/01_transposed_conv.html",
+    "book/08_vision/05_detector.html",
     "book/appendix/source_notes.html",
 ]
 PAGES = [
@@ -44,6 +48,9 @@ PAGES = [
     "book/01_history/02_timeline.html",
     "book/appendix/glossary.html",
     "book/appendix/api.html",
+    "book/appendix/gpu.html",
+    "book/07_transformers/06_pretraining.html",
+    "book/08_vision/index.html",
     *PAGES_WITH_MATH,
 ]
 
@@ -176,7 +183,8 @@ def test_page_loads_offline_with_figures(browser, server, path):
 def test_mathjax_typesets_the_math(browser, server, path):
     page, requested = _open(browser, f"{server}/{path}")
     try:
-        page.wait_for_selector("mjx-container svg", timeout=20_000)
+        # the article, not the "on this page" sidebar, which may be hidden
+        page.wait_for_selector("article mjx-container svg", timeout=20_000)
         typeset = page.locator("mjx-container").count()
         errors = page.locator("mjx-merror").count()
         raw = page.evaluate(
