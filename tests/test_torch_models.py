@@ -444,3 +444,16 @@ def test_small_resnet_shows_the_degradation_problem(one_thread):
           f"residual {final[True]:.3f}")
     assert final[True] < 0.1
     assert final[False] > 5 * final[True]
+
+
+def test_shapes_cnn_named_layers_count_and_input_check():
+    model = models.shapes_cnn()
+    assert sum(p.numel() for p in model.parameters()) == 24_771
+    assert model.conv1.weight.shape == (16, 3, 5, 5)
+    names = [n for n, _ in model.named_children()]
+    assert names[:4] == ["conv1", "bn1", "relu1", "pool1"]
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 3)
+    assert model(torch.rand(1, 3, 48, 40)).shape == (1, 3)  # global max: any size
+    expected = r"ShapesCNN: expected input of shape \(N, 3, H, W\)"
+    with pytest.raises(ValueError, match=expected):
+        model(torch.rand(2, 1, 32, 32))

@@ -51,10 +51,11 @@ def parse_cifar_batch(raw: bytes, name: str = "batch") -> tuple[np.ndarray, np.n
     return records[:, 1:].reshape(-1, 3, 32, 32).copy(), labels
 
 
-def _read_members(archive, names: tuple[str, ...]):
-    images, labels = [], []
+def _read_batches(archive) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every batch file of the archive, parsed, in one pass over the gzip stream."""
+    batches = {}
     with tarfile.open(archive, "r:gz") as tar:
-        for name in names:
+        for name in _TRAIN + _TEST:
             try:
                 member = tar.getmember(name)
             except KeyError:
@@ -64,10 +65,13 @@ def _read_members(archive, names: tuple[str, ...]):
                 ) from None
             if not member.isfile():
                 raise ValueError(f"{archive}: {name} is not a regular file")
-            x, y = parse_cifar_batch(tar.extractfile(member).read(), name)
-            images.append(x)
-            labels.append(y)
-    return np.concatenate(images), np.concatenate(labels)
+            batches[name] = parse_cifar_batch(tar.extractfile(member).read(), name)
+    return batches
+
+
+def _stack(batches, names):
+    return (np.concatenate([batches[n][0] for n in names]),
+            np.concatenate([batches[n][1] for n in names]))
 
 
 def load_cifar10(url: str = CIFAR10_URL, root=None, timeout: float = 60.0,
@@ -90,7 +94,8 @@ def load_cifar10(url: str = CIFAR10_URL, root=None, timeout: float = 60.0,
     """
     archive = download(url, md5=md5, filename="cifar-10-binary.tar.gz",
                        subdir="cifar10", root=root, timeout=timeout)
-    x_train, y_train = _read_members(archive, _TRAIN)
-    x_test, y_test = _read_members(archive, _TEST)
+    batches = _read_batches(archive)
+    x_train, y_train = _stack(batches, _TRAIN)
+    x_test, y_test = _stack(batches, _TEST)
     return (x_train.astype(np.float32) / 255.0, y_train,
             x_test.astype(np.float32) / 255.0, y_test)

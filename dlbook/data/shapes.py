@@ -150,16 +150,17 @@ def _render(rng: np.random.Generator, size: int, n_objects: int, scale, noise: f
             y0, y1 = int(cy - r), min(int(np.ceil(cy + r)) + 1, size)
             xs, ys = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
             mask = _shape_mask(kind, cx, cy, r, angle, xs, ys)
+            area = int(mask.sum())
             window = instances[y0:y1, x0:x1]
             hidden = np.bincount(window[mask], minlength=len(labels) + 1)[1:]
             ok = all(visible[j] - hidden[j] >= max(_MIN_VISIBLE * full_area[j], _MIN_PIXELS)
                      for j in range(len(labels)))
-            if ok and mask.sum() >= _MIN_PIXELS:
+            if ok and area >= _MIN_PIXELS:
                 break
         else:  # crowded image: stop adding objects rather than hide one
             break
-        visible = [v - h for v, h in zip(visible, hidden)] + [int(mask.sum())]
-        full_area.append(int(mask.sum()))
+        visible = [v - h for v, h in zip(visible, hidden)] + [area]
+        full_area.append(area)
         labels.append(kind)
         window[mask] = len(labels)
         colour = _object_colour(rng, bg)

@@ -147,9 +147,10 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
             f"batched_nms: expected idxs of shape ({boxes.shape[0]},), one category "
             f"per box, got {tuple(idxs.shape)}"
         )
-    keep = [torch.nonzero(idxs == c).flatten()[nms(boxes[idxs == c],
-                                                   scores[idxs == c], iou_threshold)]
-            for c in torch.unique(idxs)]
+    keep = []
+    for c in torch.unique(idxs):
+        members = torch.nonzero(idxs == c).flatten()  # indices of category c
+        keep.append(members[nms(boxes[members], scores[members], iou_threshold)])
     if not keep:
         return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     keep = torch.cat(keep)
@@ -206,6 +207,18 @@ def _centre_size(boxes):
     return boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w, h
 
 
+def _check_per_anchor(anchors, rows, where: str, name: str, what: str):
+    """Both (N, 4), one row of ``rows`` per anchor (``what`` says so in errors)."""
+    anchors = _check_boxes(anchors, where, "anchors")
+    rows = _check_boxes(rows, where, name)
+    if anchors.shape != rows.shape:
+        raise ValueError(
+            f"{where}: expected {what}, got anchors "
+            f"{tuple(anchors.shape)} and {name} {tuple(rows.shape)}"
+        )
+    return anchors, rows
+
+
 def encode_boxes(anchors: Tensor, boxes: Tensor) -> Tensor:
     """Regression targets of R-CNN: ``boxes`` as offsets from ``anchors``.
 
@@ -213,13 +226,8 @@ def encode_boxes(anchors: Tensor, boxes: Tensor) -> Tensor:
     ``th = log(h / ha)`` with ``(x, y)`` box centres (Girshick et al. 2014,
     appendix C). Both ``(N, 4)``; returns ``(N, 4)`` rows ``[tx, ty, tw, th]``.
     """
-    anchors = _check_boxes(anchors, "encode_boxes", "anchors")
-    boxes = _check_boxes(boxes, "encode_boxes", "boxes")
-    if anchors.shape != boxes.shape:
-        raise ValueError(
-            f"encode_boxes: expected one box per anchor, got anchors "
-            f"{tuple(anchors.shape)} and boxes {tuple(boxes.shape)}"
-        )
+    anchors, boxes = _check_per_anchor(anchors, boxes, "encode_boxes", "boxes",
+                                       "one box per anchor")
     xa, ya, wa, ha = _centre_size(anchors)
     x, y, w, h = _centre_size(boxes)
     return torch.stack([(x - xa) / wa, (y - ya) / ha,
@@ -228,13 +236,8 @@ def encode_boxes(anchors: Tensor, boxes: Tensor) -> Tensor:
 
 def decode_boxes(anchors: Tensor, deltas: Tensor) -> Tensor:
     """Inverse of :func:`encode_boxes`: ``(N, 4)`` offsets back to boxes."""
-    anchors = _check_boxes(anchors, "decode_boxes", "anchors")
-    deltas = _check_boxes(deltas, "decode_boxes", "deltas")
-    if anchors.shape != deltas.shape:
-        raise ValueError(
-            f"decode_boxes: expected one row of deltas per anchor, got anchors "
-            f"{tuple(anchors.shape)} and deltas {tuple(deltas.shape)}"
-        )
+    anchors, deltas = _check_per_anchor(anchors, deltas, "decode_boxes", "deltas",
+                                        "one row of deltas per anchor")
     xa, ya, wa, ha = _centre_size(anchors)
     x, y = xa + deltas[:, 0] * wa, ya + deltas[:, 1] * ha
     w, h = wa * torch.exp(deltas[:, 2]), ha * torch.exp(deltas[:, 3])
@@ -280,7 +283,7 @@ def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0
     """
     n_gt = sum(len(g) for g in gt_boxes)
     records = []  # (score, image, index) for every detection
-    for i, (b, s) in enumerate(zip(pred_boxes, pred_scores)):
+    for i, s in enumerate(pred_scores):
         records += [(float(v), i, k) for k, v in enumerate(s.tolist())]
     # stable sort: equal scores are taken in image order, then box order
     records.sort(key=lambda t: -t[0])

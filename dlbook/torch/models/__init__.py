@@ -6,7 +6,8 @@ parameter counts of the widely used reference implementations: ``alexnet``,
 ``lenet5`` for ``(N, 1, 32, 32)`` digits.
 
 Small, trained on a CPU in seconds: ``digits_mlp`` and ``digits_cnn`` (8x8
-digits), ``small_cnn`` and ``small_resnet`` (28x28 images), and the MNIST-1D
+digits), ``small_cnn`` and ``small_resnet`` (28x28 images), ``shapes_cnn``
+(chapter 8's 32x32 shapes), and the MNIST-1D
 baselines ``mnist1d_logistic``, ``mnist1d_mlp``, ``mnist1d_cnn``,
 ``mnist1d_gru``.
 
@@ -42,7 +43,16 @@ from .resnet import (
     resnet101,
     resnet152,
 )
-from .small import DigitsCNN, DigitsMLP, SmallCNN, digits_cnn, digits_mlp, small_cnn
+from .small import (
+    DigitsCNN,
+    DigitsMLP,
+    ShapesCNN,
+    SmallCNN,
+    digits_cnn,
+    digits_mlp,
+    shapes_cnn,
+    small_cnn,
+)
 from .small_resnet import SmallBlock, SmallResNet, small_resnet
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
 
@@ -54,6 +64,7 @@ __all__ = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
     "LeNet5", "lenet5",
     "DigitsMLP", "DigitsCNN", "SmallCNN", "digits_mlp", "digits_cnn", "small_cnn",
+    "ShapesCNN", "shapes_cnn",
     "SmallBlock", "SmallResNet", "small_resnet",
     "MNIST1DLogistic", "MNIST1DMLP", "MNIST1DCNN", "MNIST1DGRU",
     "mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru",

@@ -3,12 +3,16 @@
 * :func:`digits_mlp`, :func:`digits_cnn` -- scikit-learn's 8x8 digits
   (1,797 images, 1 channel, 10 classes);
 * :func:`small_cnn` -- 28x28 MNIST / Fashion-MNIST (or 32x32 CIFAR-10 with
-  ``in_channels=3, image_size=32``).
+  ``in_channels=3, image_size=32``);
+* :func:`shapes_cnn` -- 32x32 colour images of one shape each
+  (:func:`dlbook.data.make_shape_images`), with named layers to look inside.
 
 Shapes use N for the batch.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -96,6 +100,35 @@ class SmallCNN(nn.Sequential):
         return super().forward(x)
 
 
+class ShapesCNN(nn.Sequential):
+    """``(N, 3, H, W)`` -> ``(N, num_classes)``; H, W >= 4 (32 in chapter 8).
+
+    conv1 5x5, 16 maps, bn1, relu1, pool1   (N, 16, H/2, W/2)
+    conv2 3x3, 32 maps, bn2, relu2, pool2   (N, 32, H/4, W/4)
+    conv3 3x3, 64 maps, bn3, relu3          (N, 64, H/4, W/4)
+    gmax (global max over positions), flatten, fc -> num_classes
+
+    The layers are named (``model.conv1``, ``"relu2"``) so that a chapter can
+    read their weights and record their outputs by name.
+    """
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__(OrderedDict([
+            ("conv1", nn.Conv2d(3, 16, 5, padding=2)), ("bn1", nn.BatchNorm2d(16)),
+            ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+            ("conv2", nn.Conv2d(16, 32, 3, padding=1)), ("bn2", nn.BatchNorm2d(32)),
+            ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+            ("conv3", nn.Conv2d(32, 64, 3, padding=1)), ("bn3", nn.BatchNorm2d(64)),
+            ("relu3", nn.ReLU()),
+            ("gmax", nn.AdaptiveMaxPool2d(1)), ("flatten", nn.Flatten()),  # (N, 64)
+            ("fc", nn.Linear(64, num_classes)),
+        ]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, "ShapesCNN", ("N", 3, "H", "W"), min_size=4)
+        return super().forward(x)
+
+
 def digits_mlp(num_hiddens: int = 64, num_classes: int = 10) -> DigitsMLP:
     """MLP for 8x8 digits: ``(N, 64)`` -> ``(N, num_classes)``.
 
@@ -121,3 +154,13 @@ def small_cnn(in_channels: int = 1, num_classes: int = 10,
     268,698 with ``in_channels=3, image_size=32`` (CIFAR-10).
     """
     return SmallCNN(in_channels, num_classes, image_size)
+
+
+def shapes_cnn(num_classes: int = 3) -> ShapesCNN:
+    """Three-block CNN for the 32x32 shapes of chapter 8: ``(N, 3, 32, 32)`` ->
+    ``(N, 3)``.
+
+    24,771 parameters at 3 classes: 1,216 + 4,640 + 18,496 in the convolutions,
+    224 in the batch norms, 195 in the classifier.
+    """
+    return ShapesCNN(num_classes)
