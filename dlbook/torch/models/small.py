@@ -5,7 +5,7 @@
 * :func:`small_cnn` -- 28x28 MNIST / Fashion-MNIST (or 32x32 CIFAR-10 with
   ``in_channels=3, image_size=32``);
 * :func:`shapes_cnn` -- 32x32 colour images of one shape each
-  (:func:`dlbook.data.make_shape_images`), with named layers to look inside.
+  (:func:`dlbook.data.shapes.make_shape_images`), with named layers to look inside.
 
 Shapes use N for the batch.
 """
