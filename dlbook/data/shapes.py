@@ -92,7 +92,7 @@ class ShapesDataset:
 # ---- drawing ----------------------------------------------------------------------
 def _shape_mask(kind: int, cx: float, cy: float, r: float, angle: float,
                 xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Boolean mask of one filled shape of circumradius ``r`` sampled at pixel centres."""
+    """Boolean mask of a filled shape of circumradius ``r``, sampled at pixel centres."""
     dx, dy = xs - cx, ys - cy
     if kind == 0:  # circle: a bit smaller than its circumradius so areas are similar
         return dx * dx + dy * dy <= (0.8 * r) ** 2
@@ -127,7 +127,8 @@ def _background(rng: np.random.Generator, size: int):
 
 def _object_colour(rng: np.random.Generator, background: np.ndarray) -> np.ndarray:
     while True:
-        colour = _hsv_to_rgb(rng.random(), rng.uniform(0.4, 1.0), rng.uniform(0.55, 1.0))
+        colour = _hsv_to_rgb(rng.random(), rng.uniform(0.4, 1.0),
+                             rng.uniform(0.55, 1.0))
         if np.abs(colour - background).mean() >= _MIN_CONTRAST:
             return colour
 
@@ -153,7 +154,8 @@ def _render(rng: np.random.Generator, size: int, n_objects: int, scale, noise: f
             area = int(mask.sum())
             window = instances[y0:y1, x0:x1]
             hidden = np.bincount(window[mask], minlength=len(labels) + 1)[1:]
-            ok = all(visible[j] - hidden[j] >= max(_MIN_VISIBLE * full_area[j], _MIN_PIXELS)
+            ok = all(visible[j] - hidden[j]
+                     >= max(_MIN_VISIBLE * full_area[j], _MIN_PIXELS)
                      for j in range(len(labels)))
             if ok and area >= _MIN_PIXELS:
                 break
@@ -188,12 +190,14 @@ def _check(n, size, min_objects, max_objects, noise, scale, who):
             f"min_objects={min_objects}, max_objects={max_objects}"
         )
     if noise < 0:
-        raise ValueError(f"{who}: noise must be >= 0 (a standard deviation), got {noise}")
+        raise ValueError(
+            f"{who}: noise must be >= 0 (a standard deviation), got {noise}"
+        )
     lo, hi = scale
     if not 0 < lo <= hi < 0.5:
         raise ValueError(
-            f"{who}: scale must be (low, high) with 0 < low <= high < 0.5 (circumradius "
-            f"as a fraction of the image size), got {scale}"
+            f"{who}: scale must be (low, high) with 0 < low <= high < 0.5 "
+            f"(circumradius as a fraction of the image size), got {scale}"
         )
 
 
