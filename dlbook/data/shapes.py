@@ -92,7 +92,7 @@ class ShapesDataset:
 # ---- drawing ----------------------------------------------------------------------
 def _shape_mask(kind: int, cx: float, cy: float, r: float, angle: float,
                 xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Boolean mask of a filled shape of circumradius ``r``, sampled at pixel centres."""
+    """Boolean mask of a filled shape of circumradius ``r`` at pixel centres."""
     dx, dy = xs - cx, ys - cy
     if kind == 0:  # circle: a bit smaller than its circumradius so areas are similar
         return dx * dx + dy * dy <= (0.8 * r) ** 2
