@@ -4,6 +4,7 @@ Everything in float64 so that agreement to ~1e-10 is meaningful.
 """
 
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -425,13 +426,13 @@ def _roi_pool_loops(features, boxes, output_size, scale):
         xs, ys = rnd(x1 * scale), rnd(y1 * scale)
         xe, ye = rnd(x2 * scale), rnd(y2 * scale)
         rw, rh = max(xe - xs + 1, 1), max(ye - ys + 1, 1)
-        bh, bw = rh / ph, rw / pw
         for i in range(ph):
             for j in range(pw):
-                h0 = min(max(math.floor(i * bh) + ys, 0), H)
-                h1 = min(max(math.ceil((i + 1) * bh) + ys, 0), H)
-                w0 = min(max(math.floor(j * bw) + xs, 0), W)
-                w1 = min(max(math.ceil((j + 1) * bw) + xs, 0), W)
+                # bin edges floor(i * len / n) and ceil((i + 1) * len / n), exactly
+                h0 = min(max(Fraction(i * rh, ph).__floor__() + ys, 0), H)
+                h1 = min(max(Fraction((i + 1) * rh, ph).__ceil__() + ys, 0), H)
+                w0 = min(max(Fraction(j * rw, pw).__floor__() + xs, 0), W)
+                w1 = min(max(Fraction((j + 1) * rw, pw).__ceil__() + xs, 0), W)
                 if h1 <= h0 or w1 <= w0:
                     continue  # empty bin -> 0
                 crop = features[int(b), :, h0:h1, w0:w1]
@@ -453,6 +454,12 @@ def test_roi_pool_hand_computed():
     # a box hanging off the map: bins outside are empty and give 0
     y = dnn.roi_pool(f, torch.tensor([[0, 2, 2, 7, 7]], dtype=DT), 2, 1.0)
     assert y.view(-1).tolist() == [15, 0, 0, 0]
+    # 29 cells in 7 bins: the last bin is cells 24..28 and stops at the box's
+    # edge (7 * (29 / 7) is just above 29 in float64, and a floating-point ceil
+    # would take cell 29 too)
+    row = torch.arange(31, dtype=DT).view(1, 1, 1, 31)
+    y = dnn.roi_pool(row, torch.tensor([[0, 0, 0, 28, 0]], dtype=DT), (1, 7), 1.0)
+    assert y.view(-1).tolist() == [4, 8, 12, 16, 20, 24, 28]
 
 
 def test_roi_pool_matches_loop_reference_and_module():
@@ -465,6 +472,7 @@ def test_roi_pool_matches_loop_reference_and_module():
     boxes = torch.cat([b, xy1, xy1 + wh], dim=1)
     boxes[0, 1:] = torch.tensor([-5.0, -5.0, 3.0, 2.0])  # partly outside
     boxes[1, 1:] = torch.tensor([8.0, 8.0, 8.0, 8.0])  # degenerate
+    boxes[2, 1:] = torch.tensor([60.0, 1.0, 70.0, 5.0])  # wholly off the map
     for size, scale in [((2, 2), 0.25), ((3, 4), 0.5), ((7, 7), 0.3)]:
         got = dnn.roi_pool(f, boxes, size, scale)
         _close(got, _roi_pool_loops(f, boxes, size, scale), f"size {size}")
@@ -482,6 +490,36 @@ def test_roi_pool_gradient_goes_to_the_max():
     want = torch.zeros(1, 1, 4, 4, dtype=DT)
     want[0, 0, 1, 2] = 1.0
     _close(f.grad, want, "roi grad")
+
+
+def test_roi_pool_gradients_match_loop_reference():
+    """Input gradients equal the reference's, boxes partly and wholly off the map
+    included."""
+    torch.manual_seed(3)
+    g = torch.Generator().manual_seed(4)
+    xy1 = torch.rand(13, 2, generator=g) * 40 - 5
+    boxes = torch.cat([torch.randint(0, 2, (13, 1), generator=g).to(DT), xy1,
+                       xy1 + torch.rand(13, 2, generator=g) * 30], dim=1)
+    boxes[0, 1:] = torch.tensor([-20.0, -20.0, -12.0, -12.0])  # wholly off the map
+    want_f = _rand(2, 4, 11, 13).requires_grad_()
+    want = _roi_pool_loops(want_f, boxes, (3, 5), 0.4)
+    w = torch.randn_like(want)
+    (want * w).sum().backward()
+    f = want_f.detach().clone().requires_grad_()
+    got = dnn.roi_pool(f, boxes, (3, 5), 0.4)
+    _close(got, want, "forward")
+    assert got[0].abs().sum() == 0  # the box off the map pools to zeros
+    (got * w).sum().backward()
+    _close(f.grad, want_f.grad, "input gradient")
+
+
+def test_roi_pool_ties_send_the_gradient_to_one_cell():
+    # a constant map: every cell of a bin is its maximum; like the reference
+    # kernel, the gradient goes to one of them, not a share to each
+    f = torch.ones(1, 2, 6, 6, dtype=DT, requires_grad=True)
+    dnn.roi_pool(f, torch.tensor([[0, 0, 0, 5, 5]], dtype=DT), 3, 1.0).sum().backward()
+    assert f.grad.sum() == 2 * 9  # one unit per output value
+    assert ((f.grad == 0) | (f.grad == 1)).all() and (f.grad == 1).sum() == 18
 
 
 def test_roi_pool_matches_torchvision_when_installed():
