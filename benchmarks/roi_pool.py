@@ -1,6 +1,7 @@
 """How fast is dlbook.torch.nn.roi_pool against the other ways to write it?
 
     python benchmarks/roi_pool.py [--repeats 20] [--device cpu] [--json out.json]
+                                  [--workloads book,vgg]
 
 Two workloads, both float32, one thread on the CPU (``torch.set_num_threads(1)``,
 so the ratios do not depend on the machine's core count):
@@ -126,8 +127,13 @@ def main(argv=None) -> dict:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--budget", type=float, default=2.0,
                    help="seconds per case after which to stop repeating (min 3 runs)")
+    p.add_argument("--workloads", default="book,vgg",
+                   help="comma-separated, from: book, vgg")
     p.add_argument("--json", default=None, metavar="PATH")
     args = p.parse_args(argv)
+    workloads = args.workloads.split(",")
+    if not set(workloads) <= {"book", "vgg"}:
+        p.error(f"--workloads: expected names from book, vgg, got {args.workloads!r}")
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(1)
@@ -144,7 +150,7 @@ def main(argv=None) -> dict:
           flush=True)
     print(f"{'workload':8} {'impl':12} {'fwd ms':>9} {'fwd+bwd ms':>11} "
           f"{'fwd ratio':>10} {'f+b ratio':>10}")
-    for name in ("book", "vgg"):
+    for name in workloads:
         features, boxes, out, scale = workload(name, device)
         want = roi_pool(features, boxes, out, scale)
         rows = {}

@@ -570,3 +570,30 @@ def test_scratch_modules_agree_on_cpu_and_gpu():
     torch.testing.assert_close(
         dnn.scaled_dot_product_attention_naive(q, k, v, is_causal=True),
         dnn.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+def test_roi_pool_benchmark_runs_and_checks_equality(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "roi_pool.py"
+    spec = importlib.util.spec_from_file_location("roi_pool_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "roi.json"
+    threads = torch.get_num_threads()
+    try:
+        res = bench.main(["--workloads", "book", "--repeats", "1", "--warmup", "0",
+                          "--json", str(out)])
+    finally:
+        torch.set_num_threads(threads)  # the benchmark pins one thread
+    saved = json.loads(out.read_text())
+    impls = saved["book"]["impls"]
+    assert {"dlbook", "masked", "slices"} <= set(impls)
+    assert impls["dlbook"]["fwd_ratio"] == 1.0
+    for r in impls.values():
+        assert r["fwd_ms"] > 0 and r["fwd_bwd_ms"] > 0
+    assert res["book"]["impls"]["masked"]["fwd_ms"] == impls["masked"]["fwd_ms"]
+    with pytest.raises(SystemExit):
+        bench.main(["--workloads", "resnet"])
