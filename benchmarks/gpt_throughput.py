@@ -19,6 +19,16 @@ eager 12.1 ms/iter (1.35M tokens/s, MFU 9.7%); compile 'default' 8.0 ms (2.05M,
 the memory-bound work (GELU, LayerNorm backward, casts) and attention take ~40%.
 max-autotune, other SDPA backends (flash, efficient, cuDNN) and tanh-GELU all
 gave 5.4-5.6 ms.
+
+Not yet measured on a GPU (no GPU was lent to the sessions since):
+``--param-dtype bf16`` keeps the weights themselves in bf16 and drops autocast.
+Under autocast the residual stream stays float32 (LayerNorm runs in float32 and
+a bf16 branch added to a float32 stream gives float32), so every memory-bound
+kernel on it moves twice the bytes; with bf16 weights it is bf16 throughout.
+It is also a different training recipe: AdamW then updates bf16 weights, whose
+8-bit mantissa loses small updates, so a run that should match float32 training
+needs float32 master weights (or stochastic rounding). Compare
+``final_loss`` with the default run before trusting its speed.
 """
 
 from __future__ import annotations
@@ -57,6 +67,8 @@ def parse(argv=None):
                    "CUDA graphs remove the kernel-launch gaps; 'default' elsewhere)")
     p.add_argument("--dtype", choices=["bf16", "fp32"], default=None,
                    help="autocast dtype (default: bf16 on CUDA, fp32 elsewhere)")
+    p.add_argument("--param-dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="dtype of the weights; bf16 turns autocast off (see above)")
     p.add_argument("--steps", type=int, default=50, help="timed steps")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     p.add_argument("--batch-size", type=int, default=64)
@@ -81,6 +93,8 @@ def main(argv=None) -> dict:
     dev = pick_device(args.device)
     compile_ = dev.type == "cuda" if args.compile is None else args.compile
     dtype = args.dtype or ("bf16" if dev.type == "cuda" else "fp32")
+    if args.param_dtype == "bf16":
+        dtype = "bf16 weights"  # no autocast: every tensor is bf16 already
     torch.manual_seed(args.seed)
     # TF32 for any float32 matmul left outside autocast (Ampere and newer)
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -90,6 +104,8 @@ def main(argv=None) -> dict:
                     n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
                     dropout=0.0, bias=False)
     model = GPT(cfg).to(dev)
+    if args.param_dtype == "bf16":
+        model = model.to(torch.bfloat16)
     opt = model.configure_optimizers(weight_decay=0.1, lr=1e-3, betas=(0.9, 0.99),
                                      device_type=dev.type)
     fused = bool(opt.defaults.get("fused"))
@@ -99,7 +115,7 @@ def main(argv=None) -> dict:
     B, T = args.batch_size, args.block_size
     x = torch.randint(0, cfg.vocab_size, (B, T), device=dev)
     y = torch.randint(0, cfg.vocab_size, (B, T), device=dev)
-    if dtype == "bf16":
+    if dtype == "bf16":  # autocast over float32 weights
         ctx = torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
     else:
         ctx = contextlib.nullcontext()
@@ -139,6 +155,7 @@ def main(argv=None) -> dict:
         "compile": compile_,
         "compile_mode": mode if compile_ else None,
         "dtype": dtype,
+        "param_dtype": args.param_dtype,
         "fused_adamw": fused,
         "batch_size": B,
         "block_size": T,

@@ -144,15 +144,21 @@ def test_gpt_logits_agree_on_cpu_and_gpu():
     assert opt.defaults.get("fused") is True
 
 
-def test_throughput_benchmark_runs_on_cpu(tmp_path):
+def _load_throughput_benchmark():
     import importlib.util
-    import json
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpt_throughput.py"
     spec = importlib.util.spec_from_file_location("gpt_throughput", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_throughput_benchmark_runs_on_cpu(tmp_path):
+    import json
+
+    bench = _load_throughput_benchmark()
     out = tmp_path / "b.json"
     res = bench.main(["--device", "cpu", "--no-compile", "--steps", "1", "--warmup",
                       "1", "--batch-size", "2", "--block-size", "16", "--n-layer",
@@ -165,3 +171,21 @@ def test_throughput_benchmark_runs_on_cpu(tmp_path):
     want = (6 * n + 12 * L * T * E) * saved["tokens_per_s"] / 989e12
     assert saved["mfu"] == pytest.approx(want)
     assert saved["compile"] is False and saved["dtype"] == "fp32"
+
+
+def test_throughput_benchmark_bf16_weights_on_cpu(tmp_path):
+    import json
+
+    bench = _load_throughput_benchmark()
+    args = ["--device", "cpu", "--no-compile", "--steps", "2", "--warmup", "1",
+            "--batch-size", "2", "--block-size", "16", "--n-layer", "1"]
+    fp32 = bench.main(args)
+    out = tmp_path / "b.json"
+    bench.main(args + ["--param-dtype", "bf16", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["param_dtype"] == "bf16" and saved["dtype"] == "bf16 weights"
+    assert fp32["param_dtype"] == "fp32" and fp32["dtype"] == "fp32"
+    # three steps on one batch: both runs learn (random tokens over 65 symbols
+    # start near ln 65 = 4.17) and, this early, bf16 weights track float32 ones
+    assert fp32["final_loss"] < math.log(65) - 1
+    assert abs(saved["final_loss"] - fp32["final_loss"]) < 0.1
