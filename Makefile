@@ -43,6 +43,7 @@ execute: setup
 
 benchmarks: setup
 	$(BIN)/python benchmarks/numpy_vs_torch.py
+	$(BIN)/python benchmarks/roi_pool.py
 
 clean:
 	rm -rf _build .pytest_cache
