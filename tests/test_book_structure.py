@@ -115,14 +115,75 @@ def test_notebooks_stay_small():
         assert nb_path.stat().st_size < 2_000_000, f"{nb_path.name} is over 2 MB"
 
 
-def _glossary_terms() -> set[str]:
+def _normal(name: str) -> str:
+    """A term as Sphinx matches it: case and runs of whitespace ignored."""
+    return " ".join(name.split()).lower()
+
+
+def _glossary_entries() -> list[list[str]]:
+    """Each glossary entry's names, English first, as written."""
     text = (BOOK / "appendix" / "glossary.md").read_text()
     block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
-    return {
-        line.strip().lower()
-        for line in block.splitlines()
-        if line.strip() and not line.startswith(" ")
-    }
+    entries = [e for e in re.split(r"\n\s*\n", block.strip()) if e.strip()]
+    return [
+        [n.strip() for n in e.splitlines() if n.strip() and not n.startswith(" ")]
+        for e in entries
+    ]
+
+
+def _glossary_terms() -> set[str]:
+    return {name.lower() for names in _glossary_entries() for name in names}
+
+
+def _is_chinese(name: str) -> bool:
+    return re.search(r"[\u4e00-\u9fff]", name) is not None
+
+
+TERM_LINK = re.compile(r"\{term\}`([^`]+)`")
+
+
+def _link_target(link_text: str) -> str:
+    """The entry a {term} role points at: `target` or `text <target>`."""
+    match = re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>\s*", link_text)
+    return _normal(match.group(2) if match else link_text)
+
+
+def _chapter_paragraphs() -> list[tuple[str, str]]:
+    """(file, paragraph) for the chapters' prose, in _toc.yml order.
+
+    Markdown files and the markdown cells of notebooks under book/, leaving out
+    the appendix; a paragraph never spans two cells."""
+    found = []
+    for entry in TOC:
+        if not entry.startswith("book/") or entry.startswith("book/appendix/"):
+            continue
+        md, nb = ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb"
+        if md.exists():
+            texts = [md.read_text()]
+            name = str(md.relative_to(ROOT))
+        else:
+            cells = json.loads(nb.read_text())["cells"]
+            texts = [
+                "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+            ]
+            name = str(nb.relative_to(ROOT))
+        for text in texts:
+            found += [(name, p) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return found
+
+
+def _first_term_links() -> dict[int, tuple[str, str, re.Match]]:
+    """For each glossary entry (by index), its first {term} link in the chapters:
+    the file, the paragraph and the link's match in it."""
+    entries = _glossary_entries()
+    index = {_normal(n): i for i, names in enumerate(entries) for n in names}
+    first: dict[int, tuple[str, str, re.Match]] = {}
+    for name, paragraph in _chapter_paragraphs():
+        for link in TERM_LINK.finditer(paragraph):
+            entry = index.get(_link_target(link.group(1)))
+            if entry is not None and entry not in first:
+                first[entry] = (name, paragraph, link)
+    return first
 
 
 def test_glossary_is_bilingual():
@@ -152,6 +213,48 @@ def test_every_term_link_has_a_glossary_entry():
             used.add(" ".join(target.split()).lower())
     assert used, "no chapter links the glossary"
     assert used <= terms, f"terms linked but not defined: {sorted(used - terms)}"
+
+
+def test_glossary_names_are_unique():
+    names = [_normal(n) for entry in _glossary_entries() for n in entry]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    assert not repeated, f"names given to more than one glossary entry: {repeated}"
+
+
+def test_every_glossary_entry_is_linked_from_a_chapter():
+    """A glossary entry that no chapter links is a term the book never introduces."""
+    entries = _glossary_entries()
+    assert len(entries) >= 25
+    first = _first_term_links()
+    unlinked = [names[0] for i, names in enumerate(entries) if i not in first]
+    assert not unlinked, (
+        "glossary entries that no chapter links with {term} (book/ outside the "
+        f"appendix): {unlinked}"
+    )
+
+
+NEAR = 100  # how many characters from a term's first link its Chinese name may be
+
+
+def test_first_link_to_each_term_has_its_chinese_name_beside_it():
+    """At a term's first {term} link, in _toc.yml order, one of its Chinese names
+    stands in the same paragraph within NEAR characters of the link."""
+    entries = _glossary_entries()
+    first = _first_term_links()
+    assert first, "no chapter links the glossary"
+    missing = []
+    for i, (name, paragraph, link) in sorted(first.items()):
+        chinese = [n for n in entries[i] if _is_chinese(n)]
+        start, end = max(0, link.start() - NEAR), link.end() + NEAR
+        nearby = _normal(paragraph[start:end])
+        if not any(_normal(c) in nearby for c in chinese):
+            missing.append(
+                f"{entries[i][0]!r} in {name}: none of {chinese} within {NEAR} "
+                f"characters of its first link {' '.join(link.group(0).split())}"
+            )
+    assert not missing, "first term links without the Chinese name beside them:\n" + (
+        "\n".join(missing)
+    )
 
 
 def test_every_public_module_is_in_the_api_reference():
