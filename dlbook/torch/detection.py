@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -121,14 +122,17 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     boxes = _check_boxes(boxes, "nms")
     scores = _check_scores(boxes, scores, "nms")
     order = torch.sort(scores, descending=True, stable=True).indices
-    iou = box_iou(boxes, boxes)  # (N, N), computed once
-    suppressed = torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
+    # (N, N) overlaps, computed once where the boxes are, then read to the host
+    # in one copy: the greedy loop below reads one row per box, which on a GPU
+    # would otherwise wait for the device at every box
+    over = (box_iou(boxes, boxes) > iou_threshold).cpu().numpy()
+    suppressed = np.zeros(len(boxes), dtype=bool)
     keep = []
     for i in order.tolist():
         if suppressed[i]:
             continue
         keep.append(i)
-        suppressed |= iou[i] > iou_threshold  # also marks i itself: IoU 1
+        suppressed |= over[i]  # also marks i itself: IoU 1
     return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
 
 
@@ -158,7 +162,7 @@ def batched_nms(boxes: Tensor, scores: Tensor, idxs: Tensor, iou_threshold: floa
 
 
 def generate_anchors(feature_size, stride: float, sizes: Sequence[float],
-                     aspect_ratios: Sequence[float] = (1.0,)) -> Tensor:
+                     aspect_ratios: Sequence[float] = (1.0,), device=None) -> Tensor:
     """Anchor boxes centred on every cell of a feature map (Ren et al. 2015).
 
     Cell ``(i, j)`` of an ``H x W`` map looks at the image around
@@ -176,11 +180,14 @@ def generate_anchors(feature_size, stride: float, sizes: Sequence[float],
         Square roots of the anchor areas, in pixels.
     aspect_ratios : sequence of float
         Height over width of the anchors.
+    device : torch.device or str, optional
+        Where to create the anchors (the device of the predictions they are
+        compared with); default the CPU.
 
     Returns
     -------
     Tensor
-        ``(H * W * A, 4)`` anchors, ``A = len(sizes) * len(aspect_ratios)``,
+        ``(H * W * A, 4)`` float32 anchors, ``A = len(sizes) * len(aspect_ratios)``,
         ordered cell by cell (row-major) and, within a cell, size-major.
     """
     H, W = (feature_size, feature_size) if isinstance(feature_size, int) \
@@ -191,13 +198,15 @@ def generate_anchors(feature_size, stride: float, sizes: Sequence[float],
             f"least one size and ratio, got feature_size={feature_size}, "
             f"stride={stride}, sizes={sizes}, aspect_ratios={aspect_ratios}"
         )
-    s = torch.as_tensor(sizes, dtype=torch.float32)[:, None]  # (S, 1)
-    r = torch.as_tensor(aspect_ratios, dtype=torch.float32)[None, :]  # (1, R)
+    s = torch.as_tensor(sizes, dtype=torch.float32, device=device)[:, None]  # (S, 1)
+    r = torch.as_tensor(aspect_ratios, dtype=torch.float32,
+                        device=device)[None, :]  # (1, R)
     w = (s / r.sqrt()).flatten()  # (A,): w * h = s**2, h / w = r
     h = (s * r.sqrt()).flatten()
     half = torch.stack([-w, -h, w, h], dim=1) / 2  # (A, 4) offsets from the centre
-    cy, cx = torch.meshgrid((torch.arange(H) + 0.5) * stride,
-                            (torch.arange(W) + 0.5) * stride, indexing="ij")
+    cy, cx = torch.meshgrid((torch.arange(H, device=device) + 0.5) * stride,
+                            (torch.arange(W, device=device) + 0.5) * stride,
+                            indexing="ij")
     centres = torch.stack([cx, cy, cx, cy], dim=-1).reshape(-1, 1, 4)  # (HW, 1, 4)
     return (centres + half[None]).reshape(-1, 4)  # (H * W * A, 4)
 
@@ -287,18 +296,28 @@ def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0
         records += [(float(v), i, k) for k, v in enumerate(s.tolist())]
     # stable sort: equal scores are taken in image order, then box order
     records.sort(key=lambda t: -t[0])
-    ious = [box_iou(b, g) if len(b) and len(g) else None
-            for b, g in zip(pred_boxes, gt_boxes)]
-    claimed = [torch.zeros(len(g), dtype=torch.bool) for g in gt_boxes]
-    tp = torch.zeros(len(records), dtype=torch.float64)
-    for d, (_, i, k) in enumerate(records):
-        if ious[i] is None:
+    # per image: each detection's best-overlapping ground-truth box, and whether
+    # that overlap is enough, computed where the boxes are and read to the host
+    # once per image (the loop below then reads Python lists: no device sync per
+    # detection, and no CPU tensor indexed by a GPU one)
+    best = []
+    for b, g in zip(pred_boxes, gt_boxes):
+        if not (len(b) and len(g)):
+            best.append(None)
             continue
-        best_iou, j = ious[i][k].max(0)
-        if best_iou >= iou_threshold and not claimed[i][j]:
+        b = torch.as_tensor(b)
+        best_iou, j = box_iou(b, torch.as_tensor(g, device=b.device)).max(1)  # (N_i,)
+        best.append(((best_iou >= iou_threshold).tolist(), j.tolist()))
+    claimed = [[False] * len(g) for g in gt_boxes]
+    tp = [0.0] * len(records)
+    for d, (_, i, k) in enumerate(records):
+        if best[i] is None:
+            continue
+        ok, j = best[i][0][k], best[i][1][k]
+        if ok and not claimed[i][j]:
             claimed[i][j] = True
             tp[d] = 1.0
-    cum_tp = torch.cumsum(tp, 0)
+    cum_tp = torch.cumsum(torch.tensor(tp, dtype=torch.float64), 0)
     precision = cum_tp / torch.arange(1, len(records) + 1, dtype=torch.float64)
     recall = cum_tp / n_gt if n_gt else torch.full_like(cum_tp, float("nan"))
     scores = torch.tensor([r[0] for r in records], dtype=torch.float64)
