@@ -197,7 +197,9 @@ def _as_loader(data, *, batch_size, shuffle, device, seed, what):
 
 def _to(obj, dev):
     if isinstance(obj, Tensor):
-        return obj.to(dev, non_blocking=True)
+        # non_blocking only towards an accelerator: a non-blocking copy to the
+        # CPU may still be in flight when the CPU reads the result
+        return obj.to(dev, non_blocking=torch.device(dev).type != "cpu")
     if isinstance(obj, (tuple, list)):
         return type(obj)(_to(o, dev) for o in obj)
     return obj
@@ -354,6 +356,7 @@ def evaluate(model: nn.Module, data, loss_fn: Callable | None = None,
     is averaged over samples (batches weighted by their size).
     """
     dev = torch.device(device) if device is not None else _model_device(model)
+    _check_model_device(model, dev, "evaluate")
     loader = _as_loader(data, batch_size=batch_size, shuffle=False, device=dev,
                         seed=None, what="evaluate")
     loss_fn = loss_fn or _default_loss
@@ -384,6 +387,29 @@ def evaluate(model: nn.Module, data, loss_fn: Callable | None = None,
 def _model_device(model):
     p = next(model.parameters(), None)
     return p.device if p is not None else pick_device()
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    # "cuda" and "cuda:0" name the same GPU when 0 is the current one
+    if a.type != b.type:
+        return False
+    if a.index is None or b.index is None:
+        current = torch.cuda.current_device() if a.type == "cuda" else 0
+        return (a.index if a.index is not None else current) == \
+            (b.index if b.index is not None else current)
+    return a.index == b.index
+
+
+def _check_model_device(model, dev, who):
+    """The batches go to ``dev``; the model must already be there (``fit`` moves
+    it, ``evaluate`` does not, so that evaluating never moves a model)."""
+    p = next(model.parameters(), None)
+    if p is not None and not _same_device(p.device, dev):
+        raise ValueError(
+            f"{who}: the model's parameters are on {p.device} but device={dev}; "
+            f"move the model first (model.to({str(dev)!r})) or leave device=None "
+            "to evaluate where the model is"
+        )
 
 
 def _seed(seed):
