@@ -264,15 +264,15 @@ def synthesize_texture(net: Callable[[Tensor], Sequence[Tensor]], target: Tensor
         init = torch.rand(1, target.shape[1], h, w, generator=gen)
     x = init.detach().clone().to(target).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    losses = []
+    losses = []  # kept on the device and read once at the end: no sync per step
     for _ in range(steps):
         opt.zero_grad()
         loss = texture_loss(net(x), target_grams)
-        losses.append(loss.item())
+        losses.append(loss.detach())
         loss.backward()
         opt.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
     with torch.no_grad():
-        losses.append(texture_loss(net(x), target_grams).item())
-    return x.detach(), losses
+        losses.append(texture_loss(net(x), target_grams))
+    return x.detach(), torch.stack(losses).tolist()
