@@ -89,6 +89,9 @@ def test_generate_extends_and_respects_top_k():
         assert all(out[b, -1] in top3[b] for b in range(2))
     with pytest.raises(ValueError, match="temperature"):
         m.generate(idx, 1, temperature=0)
+    # a CPU generator with tokens on another device (a GPU; meta stands in)
+    with pytest.raises(ValueError, match="generator is on cpu but idx is on meta"):
+        m.generate(torch.zeros(2, 5, dtype=torch.long, device="meta"), 1, generator=g)
 
 
 def test_tiny_gpt_overfits_a_tiny_sequence():

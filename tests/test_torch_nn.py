@@ -539,6 +539,10 @@ def test_roi_pool_errors():
         dnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.zeros(3, 4), 2)
     with pytest.raises(ValueError, match=r"batch indices must lie in \[0, 0\]"):
         dnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.tensor([[1.0, 0, 0, 1, 1]]), 2)
+    # on a GPU, CPU boxes with CUDA features; meta stands in for the other device
+    with pytest.raises(ValueError, match="boxes are on cpu but features on meta"):
+        dnn.roi_pool(torch.zeros(1, 1, 4, 4, device="meta"),
+                     torch.tensor([[0.0, 0, 0, 1, 1]]), 2)
 
 
 # ---------------------------------------------------------------------- GPU

@@ -193,6 +193,12 @@ class GPT(nn.Module):
         if temperature <= 0:
             raise ValueError(f"GPT.generate: temperature must be > 0, got "
                              f"{temperature}")
+        if generator is not None and generator.device.type != idx.device.type:
+            # torch.multinomial would fail deep inside with a less helpful message
+            raise ValueError(
+                f"GPT.generate: the generator is on {generator.device} but idx is "
+                f"on {idx.device}; pass torch.Generator(device={str(idx.device)!r})"
+            )
         for _ in range(max_new_tokens):
             idx_cond = idx[:, -self.config.block_size:]  # (B, <= block_size)
             logits, _ = self(idx_cond)

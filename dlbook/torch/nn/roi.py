@@ -148,6 +148,11 @@ def roi_pool(features: Tensor, boxes: Tensor, output_size, spatial_scale: float 
             "roi_pool: expected boxes (K, 5) rows [batch_index, x1, y1, x2, y2], "
             f"got {tuple(boxes.shape)}"
         )
+    if boxes.device != features.device:
+        raise ValueError(
+            f"roi_pool: boxes are on {boxes.device} but features on "
+            f"{features.device}; move the boxes (boxes.to(features.device))"
+        )
     N, C, H, W = features.shape
     K = boxes.shape[0]
     if K == 0:
