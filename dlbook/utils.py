@@ -16,6 +16,9 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> np.random.Gen
     Returns a fresh ``np.random.Generator`` seeded with ``seed`` for code that
     prefers explicit generators. ``deterministic=True`` also asks torch for
     deterministic kernels (slower on a GPU; CPU results are deterministic anyway).
+    On CUDA torch then raises a RuntimeError at any operation that has no
+    deterministic kernel, among them the backward passes of adaptive pooling
+    (GoogLeNet, ResNet heads) and of reflection padding.
     torch is optional: without it only Python and NumPy are seeded.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
