@@ -27,8 +27,8 @@ Not run on meta (they need values: ``.item()``, ``.tolist()``, ``bool()``,
 data-dependent shapes), covered by reading, and where they loop, by the host-read
 counts:
 
-* ``nn.roi_pool`` (``.tolist()`` of the boxes, per-box slicing; its boxes must
-  be on the features' device, as in torchvision);
+* ``nn.roi_pool`` (``.tolist()`` of the boxes, per-box slicing; boxes on another
+  device than the features get a clear error, tested in test_torch_nn.py);
 * ``detection.nms``, ``batched_nms`` (``torch.unique``, ``nonzero``),
   ``precision_recall``, ``mean_average_precision``, ``average_precision``;
 * ``segmentation.confusion_matrix``, ``mean_iou`` (range checks, ``bincount``);
@@ -38,8 +38,9 @@ counts:
 * ``interpret.synthesize_texture`` (loss values; its noise comes from a CPU
   generator and is moved with ``.to(target)``);
 * ``GPT.generate`` with a ``generator``: meta has no generators, and meta's
-  ``multinomial`` ignores a CPU generator that CUDA refuses (pass
-  ``torch.Generator(device)``, as the notebooks do).
+  ``multinomial`` ignores a CPU generator that CUDA refuses. ``generate`` itself
+  refuses a generator on another device than ``idx``, with a clear error
+  (tested in test_torch_gpt.py); the notebooks pass ``torch.Generator(device)``.
 """
 
 from __future__ import annotations
