@@ -46,21 +46,20 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 from dlbook.torch.nn import roi_pool  # noqa: E402
+from dlbook.torch.nn.roi import _bin_edges, _round_half_away  # noqa: E402
 
 
 def masked_roi_pool(features, boxes, output_size, spatial_scale):
-    """The library's roi_pool before the gather version (commit 07cc1ae), with
+    """The library's roi_pool before the per-box version (commit 07cc1ae), with
     the exact bin edges of the current one so that the outputs are comparable."""
     ph, pw = output_size
-    N, C, H, W = features.shape
+    H, W = features.shape[2:]
     b = boxes[:, 0].long()
-    scaled = boxes[:, 1:].to(torch.float64) * spatial_scale
-    x1, y1, x2, y2 = (torch.sign(scaled) * torch.floor(scaled.abs() + 0.5)).long().unbind(1)
+    corners = _round_half_away(boxes[:, 1:].to(torch.float64) * spatial_scale).long()
+    x1, y1, x2, y2 = corners.unbind(1)
 
-    def masks(start, length, n, size):  # with the exact integer bin edges
-        i = torch.arange(n, device=start.device)
-        lo = ((i[None] * length[:, None]) // n + start[:, None]).clamp(0, size)
-        hi = (-((-(i[None] + 1) * length[:, None]) // n) + start[:, None]).clamp(0, size)
+    def masks(start, length, n, size):
+        lo, hi = _bin_edges(start, length, n, size)  # (K, n) each
         cells = torch.arange(size, device=start.device)
         return (cells >= lo[..., None]) & (cells < hi[..., None]), hi <= lo
 
@@ -89,10 +88,10 @@ def sliced_roi_pool(features, boxes, output_size, spatial_scale):
 def workload(name: str, device: torch.device):
     g = torch.Generator().manual_seed(0)
     if name == "book":
-        C, H, W, K, out, scale, image = 16, 16, 16, 91, (8, 8), 1 / 4, 64
+        C, H, W, K, out, scale = 16, 16, 16, 91, (8, 8), 1 / 4
         lo_size, hi_size = 8, 40
     else:
-        C, H, W, K, out, scale, image = 512, 38, 50, 128, (7, 7), 1 / 16, None
+        C, H, W, K, out, scale = 512, 38, 50, 128, (7, 7), 1 / 16
         lo_size, hi_size = 32, 600
     features = torch.randn(1, C, H, W, generator=g)
     size = lo_size + torch.rand(K, 2, generator=g) * (hi_size - lo_size)
@@ -160,13 +159,13 @@ def main(argv=None) -> dict:
                 raise AssertionError(f"{impl} differs from roi_pool on {name}")
             f = features.detach().clone().requires_grad_()
 
-            def fwd(fn=fn):
+            def fwd(fn=fn, args=(features, boxes, out, scale)):
                 with torch.no_grad():
-                    fn(features, boxes, out, scale)
+                    fn(*args)
 
-            def fwd_bwd(fn=fn, f=f):
+            def fwd_bwd(fn=fn, f=f, rest=(boxes, out, scale)):
                 f.grad = None
-                fn(f, boxes, out, scale).sum().backward()
+                fn(f, *rest).sum().backward()
 
             rows[impl] = {
                 "fwd_ms": 1e3 * timed(fwd, args.repeats, args.warmup, device, args.budget),

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository root, and a throw-away cache folder."""
+"""Shared fixtures: the repository root, a throw-away cache folder, and the
+benchmark scripts loaded as modules."""
 
 from __future__ import annotations
 
@@ -35,3 +36,18 @@ def tmp_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("DLBOOK_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def benchmark_module():
+    """Load ``benchmarks/<name>.py`` (not a package) as a module: ``load(name)``."""
+    import importlib.util
+
+    def load(name: str):
+        path = ROOT / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

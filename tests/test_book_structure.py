@@ -132,7 +132,7 @@ def _glossary_entries() -> list[list[str]]:
 
 
 def _glossary_terms() -> set[str]:
-    return {name.lower() for names in _glossary_entries() for name in names}
+    return {_normal(name) for names in _glossary_entries() for name in names}
 
 
 def _is_chinese(name: str) -> bool:
@@ -187,15 +187,12 @@ def _first_term_links() -> dict[int, tuple[str, str, re.Match]]:
 
 
 def test_glossary_is_bilingual():
-    text = (BOOK / "appendix" / "glossary.md").read_text()
-    block = text.split("```{glossary}", 1)[1].split("```", 1)[0]
-    entries = [e for e in re.split(r"\n\s*\n", block.strip()) if e.strip()]
+    entries = _glossary_entries()
     assert len(entries) >= 25
-    for entry in entries:
-        names = [n for n in entry.splitlines() if n and not n.startswith(" ")]
+    for names in entries:
         assert len(names) >= 2, f"glossary entry without a Chinese name: {names}"
-        assert any(re.search(r"[\u4e00-\u9fff]", n) for n in names), names
-        assert not re.search(r"[\u4e00-\u9fff]", names[0]), "English name comes first"
+        assert any(_is_chinese(n) for n in names), names
+        assert not _is_chinese(names[0]), "English name comes first"
 
 
 def test_every_term_link_has_a_glossary_entry():
@@ -206,11 +203,7 @@ def test_every_term_link_has_a_glossary_entry():
         sources += [
             "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
         ]
-    used = set()
-    for text in sources:
-        for match in re.findall(r"\{term\}`([^`]+)`", text):
-            target = match.split("<")[-1].rstrip(">") if "<" in match else match
-            used.add(" ".join(target.split()).lower())
+    used = {_link_target(m) for text in sources for m in TERM_LINK.findall(text)}
     assert used, "no chapter links the glossary"
     assert used <= terms, f"terms linked but not defined: {sorted(used - terms)}"
 

@@ -147,21 +147,10 @@ def test_gpt_logits_agree_on_cpu_and_gpu():
     assert opt.defaults.get("fused") is True
 
 
-def _load_throughput_benchmark():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpt_throughput.py"
-    spec = importlib.util.spec_from_file_location("gpt_throughput", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_throughput_benchmark_runs_on_cpu(tmp_path):
+def test_throughput_benchmark_runs_on_cpu(tmp_path, benchmark_module):
     import json
 
-    bench = _load_throughput_benchmark()
+    bench = benchmark_module("gpt_throughput")
     out = tmp_path / "b.json"
     res = bench.main(["--device", "cpu", "--no-compile", "--steps", "1", "--warmup",
                       "1", "--batch-size", "2", "--block-size", "16", "--n-layer",
@@ -176,10 +165,10 @@ def test_throughput_benchmark_runs_on_cpu(tmp_path):
     assert saved["compile"] is False and saved["dtype"] == "fp32"
 
 
-def test_throughput_benchmark_bf16_weights_on_cpu(tmp_path):
+def test_throughput_benchmark_bf16_weights_on_cpu(tmp_path, benchmark_module):
     import json
 
-    bench = _load_throughput_benchmark()
+    bench = benchmark_module("gpt_throughput")
     args = ["--device", "cpu", "--no-compile", "--steps", "2", "--warmup", "1",
             "--batch-size", "2", "--block-size", "16", "--n-layer", "1"]
     fp32 = bench.main(args)

@@ -576,15 +576,10 @@ def test_scratch_modules_agree_on_cpu_and_gpu():
         dnn.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 
-def test_roi_pool_benchmark_runs_and_checks_equality(tmp_path):
-    import importlib.util
+def test_roi_pool_benchmark_runs_and_checks_equality(tmp_path, benchmark_module):
     import json
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "roi_pool.py"
-    spec = importlib.util.spec_from_file_location("roi_pool_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_module("roi_pool")
     out = tmp_path / "roi.json"
     threads = torch.get_num_threads()
     try:

@@ -356,7 +356,7 @@ def evaluate(model: nn.Module, data, loss_fn: Callable | None = None,
     is averaged over samples (batches weighted by their size).
     """
     dev = torch.device(device) if device is not None else _model_device(model)
-    _check_model_device(model, dev, "evaluate")
+    _check_model_device(model, dev)
     loader = _as_loader(data, batch_size=batch_size, shuffle=False, device=dev,
                         seed=None, what="evaluate")
     loss_fn = loss_fn or _default_loss
@@ -400,13 +400,13 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
     return a.index == b.index
 
 
-def _check_model_device(model, dev, who):
-    """The batches go to ``dev``; the model must already be there (``fit`` moves
-    it, ``evaluate`` does not, so that evaluating never moves a model)."""
+def _check_model_device(model, dev):
+    """``evaluate`` sends the batches to ``dev`` and never moves the model, so the
+    model must already be there."""
     p = next(model.parameters(), None)
     if p is not None and not _same_device(p.device, dev):
         raise ValueError(
-            f"{who}: the model's parameters are on {p.device} but device={dev}; "
+            f"evaluate: the model's parameters are on {p.device} but device={dev}; "
             f"move the model first (model.to({str(dev)!r})) or leave device=None "
             "to evaluate where the model is"
         )
