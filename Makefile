@@ -3,29 +3,46 @@
 #   make test     run everything: unit tests, every notebook (nbval), a strict book
 #                 build, and the headless-browser checks of the built book
 #   make execute  re-execute every notebook in place, refreshing stored outputs
-# Each creates .venv and installs dlbook with its extras the first time.
+#   make setup-cells  rewrite every notebook's Colab setup cell from the version
+#                 in dlbook/__init__.py and the repository URL in _config.yml
+# Each creates .venv and installs dlbook with the extras it needs the first time.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build keeps set-up and CI fast; pass TORCH_SPEC=torch for a CUDA build.
+# The CPU build keeps set-up and CI fast. On an ordinary Linux machine PyPI's
+# torch wheel is the CUDA build (several GB); for the CPU build name PyTorch's
+# CPU index: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# For a CUDA build on a GPU machine: make book TORCH_SPEC=torch
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+TORCH_PIP_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+BOOK_STAMP := $(VENV)/.dlbook-book-installed
 STAMP := $(VENV)/.dlbook-installed
 NOTEBOOKS := $(shell find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-.PHONY: setup book test execute benchmarks clean
+.PHONY: setup book test execute benchmarks setup-cells clean
+
+# `make book` installs what the build needs: dlbook and its dependencies (the API
+# reference imports the package) and the pinned book tools, not the test tools.
+$(BOOK_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[book]"
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[book,test]"
-	touch $@
+	touch $(BOOK_STAMP) $@
 
 setup: $(STAMP)
 
-book: setup
+book: $(BOOK_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
@@ -37,9 +54,12 @@ test: setup
 execute: setup
 	@for nb in $(NOTEBOOKS); do \
 		echo "executing $$nb"; \
-		( cd $$(dirname $$nb) && $(CURDIR)/$(BIN)/jupyter execute --inplace \
+		( cd $$(dirname $$nb) && env -u DLBOOK_SEED $(CURDIR)/$(BIN)/jupyter execute --inplace \
 			$$(basename $$nb) ) || exit 1; \
 	done
+
+setup-cells: setup
+	$(BIN)/python -m dlbook._setup_cell --write
 
 benchmarks: setup
 	$(BIN)/python benchmarks/numpy_vs_torch.py

@@ -12,4 +12,25 @@ Around them sit :mod:`dlbook.data` (data sets that work offline),
 counting, timing).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# The halves load on first use, so `import dlbook` stays cheap and
+# `import dlbook; dlbook.torch.fit` works without importing dlbook.torch by
+# name. `from dlbook import *` exports nothing, so it never shadows the real
+# `torch` or `numpy` in a reader's namespace.
+_SUBMODULES = ("claims", "data", "numpy", "plot", "torch", "utils")
+__all__: list[str] = []
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'dlbook' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_SUBMODULES))

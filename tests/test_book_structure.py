@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+import dlbook
+from dlbook._setup_cell import setup_cell_source
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(
@@ -92,22 +95,29 @@ def test_each_notebook_checks_its_claims(nb_path):
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_stem)
 def test_setup_cells_follow_the_convention(nb_path):
-    """Cell 1 installs dlbook on Colab only, from the repository in _config.yml;
-    cell 2 seeds every generator. Exercises end the page with hidden solutions."""
+    """Cell 1 is the generated Colab cell, pinned to this release of the repository
+    in _config.yml (`make setup-cells` rewrites it); cell 2 takes the page's seed.
+    Exercises end the page with hidden solutions."""
     cells = _code_cells(nb_path)
     first, second = "".join(cells[0]["source"]), "".join(cells[1]["source"])
-    assert 'if "google.colab" in sys.modules:' in first
-    url = CONFIG["repository"]["url"]
-    assert f"git+{url}" in first, (
-        f"{nb_path.name}: install URL differs from _config.yml"
+    assert first == setup_cell_source(), (
+        f"{nb_path.name}: the setup cell differs from the generated one; "
+        "run `make setup-cells`"
     )
-    assert "seed_everything" in second
+    assert f"git+{CONFIG['repository']['url']}@v{dlbook.__version__}" in first
+    assert "seed_everything" in second and "book_seed(" in second
     nb = json.loads(nb_path.read_text())
     markdown = "\n".join(
         "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
     )
     assert "## Exercises" in markdown
     assert any("hide-cell" in c.get("metadata", {}).get("tags", []) for c in cells)
+
+
+def test_the_release_is_in_the_changelog_and_citation():
+    version = dlbook.__version__
+    assert f"## {version} " in (ROOT / "CHANGELOG.md").read_text()
+    assert f"version: {version}" in (ROOT / "CITATION.cff").read_text()
 
 
 def test_notebooks_stay_small():
