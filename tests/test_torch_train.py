@@ -298,3 +298,194 @@ def test_bf16_autocast_training_on_gpu_converges(digits):
         T.load_checkpoint(p, cpu_model)
         assert next(cpu_model.parameters()).device.type == "cpu"
         torch.testing.assert_close(cpu_model[0].weight, model[0].weight.cpu())
+
+
+# ------------------------------------------------------------------ fit without traps
+
+
+class SqrtGate(nn.Module):
+    """A linear map times sqrt(s), with s = 0: the output and the loss are finite,
+    the slope of sqrt at 0 is not."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin = nn.Linear(4, 3)
+        self.s = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.lin(x) * self.s.sqrt()
+
+
+def test_a_non_finite_gradient_is_never_applied():
+    model = SqrtGate()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    X, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    with pytest.raises(FloatingPointError) as err:
+        T.fit(model, (X, y), epochs=1, progress=False, device="cpu", seed=0)
+    msg = str(err.value)
+    assert "loss was finite" in msg and "gradient of s" in msg
+    assert "not applied" in msg and "detect_anomaly" in msg and "sqrt" in msg
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # untouched
+    # a non-finite loss is refused too, before any step
+    model = mlp()
+    Xn = torch.full((8, 64), float("nan"))
+    with pytest.raises(FloatingPointError, match="the loss became nan in epoch 1, "
+                       "batch 1; the step was not applied"):
+        T.fit(model, (Xn, torch.zeros(8, dtype=torch.long)), epochs=1,
+              progress=False, device="cpu")
+
+
+def test_float64_numpy_data_meets_a_float32_model():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))  # float64, as NumPy makes it
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1  # float64 regression targets
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    h = T.fit(model, (X, y[:, None]), (X, y[:, None]), epochs=30, lr=0.1,
+              loss_fn=nn.MSELoss(), progress=False, device="cpu", seed=0)
+    assert model.weight.dtype == torch.float32
+    assert h["train_loss"][-1] < h["train_loss"][0] / 10
+    # regression: the default metrics leave accuracy out (it would read 0)
+    assert set(h.keys()) == {"epoch", "train_loss", "val_loss", "lr", "time"}
+    assert set(T.evaluate(model, (X, y[:, None]), nn.MSELoss())) == {"loss"}
+    # a float64 model gets float64 batches
+    m64 = nn.Linear(3, 1).double()
+    T.fit(m64, (X.astype(np.float32), y[:, None]), epochs=1, loss_fn=nn.MSELoss(),
+          progress=False, device="cpu")
+
+
+def test_classification_gets_accuracy_by_default(digits):
+    Xtr, ytr, Xte, yte = digits
+    h = T.fit(mlp(), (Xtr[:128], ytr[:128]), (Xte, yte), epochs=1, progress=False,
+              device="cpu", seed=0)
+    assert {"train_accuracy", "val_accuracy"} <= set(h.keys())
+
+
+def test_a_per_sample_loss_is_refused_clearly():
+    X, y = torch.randn(8, 64), torch.randint(0, 10, (8,))
+    model = mlp()
+    with pytest.raises(ValueError, match=r"scalar tensor, got a tensor of shape "
+                       r"\(8,\).*reduction='mean'"):
+        T.fit(model, (X, y), epochs=1, loss_fn=nn.CrossEntropyLoss(reduction="none"),
+              progress=False, device="cpu")
+
+
+class LrSGD(torch.optim.SGD):
+    """Records the learning rate of every step."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.seen = []
+
+    def step(self, closure=None):
+        self.seen.append(self.param_groups[0]["lr"])
+        return super().step(closure)
+
+
+def _lrs(model, interval, sched_fn, epochs=2, n=32, batch_size=8):
+    X, y = torch.randn(n, 64), torch.randint(0, 10, (n,))
+    opt = LrSGD(model.parameters(), lr=0.1)
+    h = T.fit(model, (X, y), (X, y), epochs=epochs, optimizer=opt,
+              scheduler=sched_fn(opt), scheduler_interval=interval,
+              batch_size=batch_size, progress=False, device="cpu", seed=0)
+    return opt.seen, h
+
+
+def test_schedulers_step_per_batch_or_per_epoch():
+    step_lr = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1,
+                                gamma=0.5)
+    seen, h = _lrs(mlp(), "step", step_lr)  # 4 batches an epoch
+    assert seen == pytest.approx([0.1 * 0.5**i for i in range(8)])
+    assert h["lr"] == pytest.approx([0.1, 0.1 * 0.5**4])  # lr at each epoch's start
+    seen, _ = _lrs(mlp(), "epoch", step_lr)
+    assert seen == pytest.approx([0.1] * 4 + [0.05] * 4)
+    # OneCycleLR is per batch by default, and sized in batches
+    one_cycle = functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1.0,
+                                  total_steps=8)
+    seen, _ = _lrs(mlp(), None, one_cycle)
+    assert seen[0] < 0.1 < 0.9 < max(seen) and seen[-1] < 0.01  # a whole cycle
+    short = functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1.0,
+                              total_steps=5)
+    with pytest.raises(ValueError, match=r"total_steps=5.*step it 8 times.*"
+                       r"2 epochs x 4 batches.*total_steps=8"):
+        _lrs(mlp(), None, short)
+    with pytest.raises(ValueError, match="'step' or 'epoch', got 'batch'"):
+        _lrs(mlp(), "batch", step_lr)
+
+
+class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.metrics_seen = []
+
+    def step(self, metrics, *a, **k):
+        self.metrics_seen.append(float(metrics))
+        return super().step(metrics, *a, **k)
+
+
+def test_reduce_lr_on_plateau_is_fed_the_validation_loss():
+    model = mlp()
+    X, y = torch.randn(32, 64), torch.randint(0, 10, (32,))
+    Xv, yv = torch.randn(32, 64), torch.randint(0, 10, (32,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    plateau = RecordingPlateau(opt, patience=0, factor=0.5)
+    h = T.fit(model, (X, y), (Xv, yv), epochs=3, optimizer=opt, scheduler=plateau,
+              progress=False, device="cpu", seed=0)
+    assert plateau.metrics_seen == h["val_loss"]
+    with pytest.raises(ValueError, match="ReduceLROnPlateau.*once per epoch"):
+        T.fit(model, (X, y), epochs=1, optimizer=opt, scheduler=plateau,
+              scheduler_interval="step", progress=False)
+
+
+def test_progress_is_per_batch_and_closed_on_error(capsys):
+    from tqdm.std import tqdm
+
+    X, y = torch.randn(40, 64), torch.randint(0, 10, (40,))
+    T.fit(mlp(), (X, y), epochs=2, batch_size=8, progress=True, device="cpu")
+    err = capsys.readouterr().err
+    assert "10/10" in err and "epoch 2/2" in err and "batch/s" in err
+
+    def boom(out, y):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        T.fit(mlp(), (X, y), epochs=2, loss_fn=boom, progress=True, device="cpu")
+    assert len(tqdm._instances) == 0  # the bar was closed
+
+
+def test_no_widget_warning_in_a_notebook_without_ipywidgets(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+    import warnings
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # TqdmWarning: IProgress not found
+        bar = T._progress_bar(3, True)
+        bar.update(3)
+        bar.close()
+    from tqdm.std import tqdm
+
+    assert type(bar) is tqdm  # the text bar
+
+
+@pytest.mark.parametrize("capability, expected", [
+    ((7, 0), torch.float16), ((7, 5), torch.float16),  # V100, Colab's T4
+    ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16),  # A100, H100
+])
+def test_bf16_only_where_the_gpu_has_it(monkeypatch, capability, expected):
+    from dlbook.torch.device import autocast_dtype
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert autocast_dtype("cuda") == expected
+    assert T._amp_dtype("auto", torch.device("cuda")) == expected
+    assert T._amp_dtype(True, torch.device("cuda")) == expected
+    assert T._amp_dtype("auto", torch.device("cpu")) is None
+    assert T._amp_dtype(True, torch.device("cpu")) == torch.bfloat16
