@@ -59,7 +59,7 @@ execute: setup
 	done
 
 setup-cells: setup
-	$(BIN)/python -m dlbook._setup_cell --write
+	$(BIN)/python -m dlbook._book.setup_cells --write
 
 benchmarks: setup
 	$(BIN)/python benchmarks/numpy_vs_torch.py

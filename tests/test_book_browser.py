@@ -215,3 +215,77 @@ def test_search_finds_a_term(browser, server):
         assert _outside(requested) == []
     finally:
         page.close()
+
+
+THEME_PAGES = ["book/intro.html", "book/appendix/glossary.html",
+               "book/04_cnn/07_residual.html"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1400, 420])
+def test_one_search_bar_and_a_quiet_console(browser, server, width):
+    """The pinned theme draws one search field (a bar on desktop, an icon on a
+    phone) and the pages log no errors or warnings (an earlier theme pair drew
+    two bars and logged "Got invalid theme mode")."""
+    for path in THEME_PAGES:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        logged = []
+        page.on("console", lambda m: logged.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: logged.append(f"pageerror: {e}"))
+        try:
+            page.goto(f"{server}/{path}", wait_until="networkidle")
+            shown = page.evaluate(
+                "Array.from(document.querySelectorAll("
+                "'.search-button-field, .search-button, form.bd-search'))"
+                ".filter(e => e.offsetParent !== null"
+                " && e.getBoundingClientRect().width > 0).length"
+            )
+            assert shown == 1, f"{path} at {width}px: {shown} search fields shown"
+            noisy = [m for m in logged if not m.startswith(("log:", "info:", "debug:"))]
+            assert noisy == [], f"{path} at {width}px logged {noisy}"
+        finally:
+            page.close()
+
+
+@pytest.mark.browser
+def test_chinese_renders_with_the_books_font(browser, server):
+    """Chinese terms render as glyphs, not boxes, from the book's own subset font.
+
+    Two different characters drawn in a font that lacks them come out as the
+    same box ("tofu"); drawn in the book's font they differ. Where the machine
+    has no CJK font (as in CI), the system fallback is checked to be tofu too,
+    which shows the test can tell the two apart."""
+    page, requested = _open(browser, f"{server}/book/appendix/glossary.html")
+    try:
+        result = page.evaluate(
+            """async () => {
+                await document.fonts.load('32px "dlbook CJK"', '反向');
+                await document.fonts.ready;
+                const draw = (font, ch) => {
+                    const c = document.createElement('canvas');
+                    c.width = 48; c.height = 48;
+                    const g = c.getContext('2d');
+                    g.font = font; g.fillText(ch, 4, 40);
+                    return c.toDataURL();
+                };
+                const book = '32px "dlbook CJK"', system = '32px sans-serif';
+                const term = document.querySelector('dl.glossary dt');
+                return {
+                    book_differs: draw(book, '反') !== draw(book, '向'),
+                    system_differs: draw(system, '反') !== draw(system, '向'),
+                    loaded: document.fonts.check(book, '反向'),
+                    family: getComputedStyle(term).fontFamily,
+                };
+            }"""
+        )
+        assert result["loaded"], result
+        assert result["book_differs"], f"the book's font draws tofu: {result}"
+        assert "dlbook CJK" in result["family"], result
+        assert any(u.endswith("fonts/dlbook-cjk.woff2") for u in requested)
+        if os.environ.get("CI"):
+            # CI installs no CJK font, so without the book's font: boxes
+            assert not result["system_differs"], "CI has a CJK system font"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "glossary_cjk.png"))
+    finally:
+        page.close()

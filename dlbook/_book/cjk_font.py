@@ -6,9 +6,9 @@ its own font, subset to the few hundred characters it uses (a few hundred KB
 instead of 16 MB). Regenerate it after adding Chinese text:
 
     apt-get download fonts-noto-cjk && dpkg-deb -x fonts-noto-cjk_*.deb /tmp/noto
-    python -m dlbook._cjk_font /tmp/noto/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+    python -m dlbook._book.cjk_font /tmp/noto/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-``tests/test_book_structure.py`` fails when the book uses a character the
+``tests/test_publishing.py`` fails when the book uses a character the
 committed subset lacks.
 """
 
@@ -19,7 +19,7 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FONT = ROOT / "book" / "_static" / "fonts" / "dlbook-cjk.woff2"
 FAMILY = "dlbook CJK"
 FACE = "Noto Sans CJK SC"

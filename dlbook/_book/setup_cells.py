@@ -6,8 +6,8 @@ else it does nothing. ``make setup-cells`` rewrites every notebook's first cell
 from :func:`setup_cell_source`; ``tests/test_book_structure.py`` fails when a
 notebook's cell differs.
 
-    python -m dlbook._setup_cell --check   # exit 1 and list the notebooks that differ
-    python -m dlbook._setup_cell --write   # rewrite them
+    python -m dlbook._book.setup_cells --check   # exit 1 and list the notebooks that differ
+    python -m dlbook._book.setup_cells --write   # rewrite them
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dlbook import __version__
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TAGS = ["hide-input", "remove-output"]
 
 

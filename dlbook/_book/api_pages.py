@@ -1,0 +1,193 @@
+"""Write the API reference: one page a package, titled by the import readers use.
+
+Each page lists the public names of its packages (``__all__`` where a package
+declares it, else every public class and function defined under it) as
+``dlbook.numpy.nn.Linear``, not by the file that defines them. Run after adding
+or removing a public name:
+
+    python -m dlbook._book.api_pages --write
+
+``tests/test_publishing.py`` fails when a page is out of date, when a listed
+name has no docstring, or when a docstring has inline markup that renders
+wrongly (````Parameter````s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+API_DIR = ROOT / "book" / "appendix" / "api"
+
+
+@dataclass(frozen=True)
+class Page:
+    stem: str
+    title: str
+    intro: str
+    packages: tuple[str, ...]
+
+
+PAGES = (
+    Page("numpy_nn", "`dlbook.numpy.nn`: layers with hand-written backward passes",
+         "Every module has `forward` and a hand-written `backward`; names, "
+         "arguments, defaults and weight layouts are `torch.nn`'s, so "
+         "`load_state_dict` takes a torch module's weights.",
+         ("dlbook.numpy.nn", "dlbook.numpy.nn.functional", "dlbook.numpy.nn.init",
+          "dlbook.numpy.nn.utils", "dlbook.numpy.nn.conv", "dlbook.numpy.nn.pooling",
+          "dlbook.numpy.nn.rnn", "dlbook.numpy.nn.dropout")),
+    Page("numpy_optim", "`dlbook.numpy.optim`: optimisers, schedules, gradient checks",
+         "The optimisers and learning-rate schedules of `torch.optim`, written "
+         "out in NumPy, and the finite-difference gradient check.",
+         ("dlbook.numpy.optim", "dlbook.numpy.optim.lr_scheduler",
+          "dlbook.numpy.gradcheck")),
+    Page("torch", "`dlbook.torch`: devices, training and teaching modules",
+         "The training loop a reader keeps (`fit`), the device helper, and the "
+         "teaching modules written from tensor operations.",
+         ("dlbook.torch", "dlbook.torch.nn", "dlbook.torch.nn.rnn",
+          "dlbook.torch.device", "dlbook.torch.train", "dlbook.torch.history",
+          "dlbook.torch.checkpoint", "dlbook.torch.loader", "dlbook.torch.metrics",
+          "dlbook.torch.distributed", "dlbook.torch.train_gpt")),
+    Page("torch_models", "`dlbook.torch.models`: the model zoo",
+         "Every network the chapters train or count, full-size members with the "
+         "reference implementations' parameter counts.",
+         ("dlbook.torch.models", "dlbook.torch.models.gpt",
+          "dlbook.torch.models.googlenet", "dlbook.torch.models.resnet",
+          "dlbook.torch.models.vgg")),
+    Page("torch_vision", "`dlbook.torch` for vision: detection, segmentation, "
+         "interpretation",
+         "Boxes, anchors, NMS and mean average precision; segmentation metrics; "
+         "saliency, feature visualisation and adversarial examples.",
+         ("dlbook.torch.detection", "dlbook.torch.segmentation",
+          "dlbook.torch.interpret")),
+    Page("data", "`dlbook.data`: data sets that work offline",
+         "Bundled and generated data sets, the text corpus and tokenizers, and "
+         "downloaders that verify a checksum and cache.",
+         ("dlbook.data", "dlbook.data.text", "dlbook.data.download",
+          "dlbook.data.cifar", "dlbook.data.text_download")),
+    Page("utils", "`dlbook.utils`, `dlbook.plot` and `dlbook.claims`",
+         "Seeding, counting and timing; the book's figure style and diagrams; "
+         "tying the numbers in the prose to the run that measured them.",
+         ("dlbook.utils", "dlbook.plot", "dlbook.claims")),
+)
+
+
+def public_names(package: str) -> list[str]:
+    """The public classes and functions ``package`` offers, classes first."""
+    module = importlib.import_module(package)
+    # a package's __all__ is its interface; a plain module shows all it defines
+    names = getattr(module, "__all__", None) if hasattr(module, "__path__") else None
+    if names is None:
+        names = [
+            n for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and getattr(obj, "__module__", "").startswith(package)
+        ]
+    keep = []
+    for name in names:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            keep.append(name)
+    return sorted(keep, key=lambda n: (not inspect.isclass(getattr(module, n)), n))
+
+
+def _available(package: str) -> bool:
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return False
+    return True
+
+
+def page_text(page: Page, seen: set[int]) -> str:
+    """The page's markdown; ``seen`` (object ids) keeps each object on one page,
+    under the first, shortest import path that offers it."""
+    lines = [f"# {page.title}", "", page.intro, ""]
+    for package in filter(_available, page.packages):
+        module = importlib.import_module(package)
+        names = [n for n in public_names(package) if id(getattr(module, n)) not in seen]
+        if not names:
+            continue
+        seen.update(id(getattr(module, n)) for n in names)
+        summary = (inspect.getdoc(module) or "").split("\n\n")[0].replace("\n", " ")
+        lines += [f"## `{package}`", "", summary, "", "```{eval-rst}",
+                  f".. currentmodule:: {package}", ""]
+        for name in names:
+            obj = getattr(module, name)
+            if inspect.isclass(obj):
+                lines += [f".. autoclass:: {name}", "   :members:", ""]
+            else:
+                lines += [f".. autofunction:: {name}", ""]
+        lines += ["```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def documented() -> dict[str, object]:
+    """Every documented object by the name the reference shows it under."""
+    found: dict[str, object] = {}
+    seen: set[int] = set()
+    for page in PAGES:
+        for package in filter(_available, page.packages):
+            module = importlib.import_module(package)
+            for name in public_names(package):
+                obj = getattr(module, name)
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    found[f"{package}.{name}"] = obj
+    return found
+
+
+def index_text() -> str:
+    lines = [
+        "# The dlbook API",
+        "",
+        "One page a package, each name shown by the import the chapters use "
+        "(`from dlbook.numpy import nn`, then `nn.Linear`). Shapes use N (batch), "
+        "C (channels), L or T (sequence length), H and W (height and width) and "
+        "E (embedding size).",
+        "",
+    ]
+    for page in PAGES:
+        lines.append(f"- [{page.title}]({page.stem}.md): {page.intro}")
+    return "\n".join(lines) + "\n"
+
+
+def expected() -> dict[Path, str]:
+    files = {API_DIR / "index.md": index_text()}
+    seen: set[int] = set()
+    for page in PAGES:
+        files[API_DIR / f"{page.stem}.md"] = page_text(page, seen)
+    return files
+
+
+def out_of_date() -> list[Path]:
+    return [
+        path for path, text in expected().items()
+        if not path.exists() or path.read_text() != text
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args(argv)
+    if args.write:
+        API_DIR.mkdir(parents=True, exist_ok=True)
+        for path, text in expected().items():
+            path.write_text(text)
+        print(f"wrote {len(PAGES) + 1} pages under {API_DIR.relative_to(ROOT)}")
+        return 0
+    stale = out_of_date()
+    for path in stale:
+        print(f"out of date: {path.relative_to(ROOT)}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
