@@ -8,10 +8,13 @@ shares fonts, sizes, colours and grid. The helpers return their ``Axes`` (or
 from __future__ import annotations
 
 import contextlib
+import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.text
 import numpy as np
 
 # A colour-blind-safe palette (Okabe & Ito 2008), in the order lines are drawn.
@@ -46,8 +49,87 @@ STYLE: dict[str, Any] = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style to every figure that follows."""
+    """Apply the book's matplotlib style to every figure that follows.
+
+    Every pyplot figure made afterwards also checks, each time it is drawn,
+    that no two of its text labels overlap (:func:`overlapping_texts`). The
+    notebook tests set ``DLBOOK_STRICT_FIGURES=1``, which turns an overlap into
+    an error (``warn`` makes it a warning); a reader sees nothing.
+    """
     mpl.rcParams.update(STYLE)
+    hook = f"{__name__}:guard_text_overlap"
+    hooks = list(mpl.rcParams.get("figure.hooks", []))
+    if hook not in hooks:
+        mpl.rcParams["figure.hooks"] = hooks + [hook]
+
+
+class OverlappingTextWarning(UserWarning):
+    """Two text labels of a figure are drawn on top of each other."""
+
+
+def _hidden_tick_labels(fig) -> set[int]:
+    """ids of tick labels matplotlib will not draw (ticks outside the view)."""
+    hidden = set()
+    for ax in fig.axes:
+        for axis in ax._axis_map.values():
+            drawn = {id(t) for t in axis._update_ticks()}
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if id(tick) not in drawn:
+                    hidden.update({id(tick.label1), id(tick.label2)})
+    return hidden
+
+
+def _visible_texts(fig) -> list:
+    try:
+        hidden = _hidden_tick_labels(fig)
+    except AttributeError:  # private matplotlib API moved: check every label
+        hidden = set()
+    return [
+        t for t in fig.findobj(mpl.text.Text)
+        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+    ]
+
+
+def overlapping_texts(fig, tolerance: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of text labels of ``fig`` whose drawn boxes overlap.
+
+    Boxes are shrunk by ``tolerance`` pixels on each side, so labels that only
+    touch do not count. Ticks, titles, axis labels, legends and annotations are
+    all ``Text`` artists, so one check covers them all. Call after drawing.
+    """
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for text in _visible_texts(fig):
+        try:
+            box = text.get_window_extent(renderer)
+        except (RuntimeError, ValueError):  # text without a position yet
+            continue
+        if box.width <= 2 * tolerance or box.height <= 2 * tolerance:
+            continue
+        boxes.append((text, box.expanded(1, 1).padded(-tolerance)))
+    found = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            if box_a.overlaps(box_b):
+                found.append((a.get_text(), b.get_text()))
+    return found
+
+
+def guard_text_overlap(fig) -> None:
+    """Check ``fig`` for overlapping labels every time it is drawn."""
+
+    def check(event) -> None:
+        pairs = overlapping_texts(fig)
+        if not pairs:
+            return
+        message = f"overlapping text in a figure: {pairs[:4]}"
+        mode = os.environ.get("DLBOOK_STRICT_FIGURES", "")
+        if mode == "1":
+            raise RuntimeError(message)
+        if mode == "warn":
+            warnings.warn(message, OverlappingTextWarning, stacklevel=2)
+
+    fig.canvas.mpl_connect("draw_event", check)
 
 
 @contextlib.contextmanager
