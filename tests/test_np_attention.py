@@ -198,7 +198,7 @@ def test_bad_input_errors():
         nn.MultiheadAttention(10, 3)
     with pytest.raises(NotImplementedError, match="kdim"):
         nn.MultiheadAttention(E, HEADS, kdim=5)
-    with pytest.raises(RuntimeError, match="forward before backward"):
+    with pytest.raises(RuntimeError, match="backward called before forward"):
         nn.MultiheadAttention(E, HEADS).backward(x)
     m(x, x, x)
     with pytest.raises(ValueError, match="grad_output"):

@@ -18,6 +18,8 @@ from .module import Module, Parameter
 class ReLU(Module):
     """max(x, 0); the gradient at exactly 0 is 0, as in torch."""
 
+    _int_input = "keep"
+
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace  # accepted for torch compatibility; never in place
@@ -31,6 +33,8 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    _int_input = "refuse"
+
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = negative_slope
@@ -48,6 +52,8 @@ class LeakyReLU(Module):
 
 class ELU(Module):
     """x for x > 0, alpha (exp(x) - 1) otherwise (Clevert et al., 2015)."""
+
+    _int_input = "refuse"
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -68,6 +74,8 @@ class ELU(Module):
 
 class GELU(Module):
     """x * Phi(x) (Hendrycks & Gimpel, 2016); ``approximate='tanh'`` as GPT-2."""
+
+    _int_input = "refuse"
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -97,6 +105,8 @@ class GELU(Module):
 
 
 class Sigmoid(Module):
+    _int_input = "float"
+
     def forward(self, x):
         self.out = F.sigmoid(x)  # the derivative is out * (1 - out)
         return self.out
@@ -106,6 +116,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    _int_input = "float"
+
     def forward(self, x):
         self.out = np.tanh(x)  # the derivative is 1 - out^2
         return self.out
@@ -116,6 +128,8 @@ class Tanh(Module):
 
 class SiLU(Module):
     """x * sigmoid(x), also called swish (Ramachandran et al., 2017)."""
+
+    _int_input = "refuse"
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -141,6 +155,8 @@ def _softmax_dim(dim, ndim: int, name: str) -> int:
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim``; backward: y * (g - sum(g * y))."""
 
+    _int_input = "refuse"
+
     def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
@@ -161,6 +177,8 @@ class Softmax(Module):
 
 class LogSoftmax(Module):
     """x - logsumexp(x) along ``dim``; backward: g - softmax(x) * sum(g)."""
+
+    _int_input = "refuse"
 
     def __init__(self, dim: int | None = None):
         super().__init__()
@@ -187,6 +205,8 @@ class Maxout(Module):
     y (*, out_features). Unit j takes pieces j*pool_size ... (j+1)*pool_size - 1.
     There is no torch twin; tests check the backward by finite differences.
     """
+
+    _int_input = "refuse"
 
     def __init__(self, in_features: int, out_features: int, pool_size: int,
                  bias: bool = True, *, dtype=np.float32, rng=None):

@@ -51,6 +51,8 @@ class MultiheadAttention(Module):
         query, key and value, the gradient of x is the sum of the three.
     """
 
+    _int_input = "refuse"
+
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0,
                  bias: bool = True, add_bias_kv: bool = False,
                  add_zero_attn: bool = False, kdim=None, vdim=None,

@@ -16,6 +16,8 @@ class Sequential(Module):
     ``0.weight`` ...); ``Sequential(OrderedDict(fc=..., act=...))`` uses the keys.
     """
 
+    _int_input = "keep"
+
     def __init__(self, *args):
         super().__init__()
         if len(args) == 1 and isinstance(args[0], (dict, OrderedDict)):
@@ -63,6 +65,8 @@ class Sequential(Module):
 class Flatten(Module):
     """Merges dims ``start_dim..end_dim``: (N, C, H, W) -> (N, C*H*W) by default."""
 
+    _int_input = "keep"
+
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
         self.start_dim = start_dim
@@ -76,7 +80,8 @@ class Flatten(Module):
             raise ValueError(f"{self!r}: start_dim {self.start_dim} comes after "
                              f"end_dim {self.end_dim} for input of shape {x.shape}")
         self.input_shape = x.shape
-        return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
+        merged = int(np.prod(x.shape[s:e + 1]))  # not -1: an empty batch works too
+        return x.reshape(x.shape[:s] + (merged,) + x.shape[e + 1:])
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return grad_output.reshape(self.input_shape)

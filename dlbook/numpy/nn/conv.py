@@ -175,6 +175,8 @@ class Conv2d(Module):
     weight (O, C/G, kh, kw), bias (O,).
     """
 
+    _int_input = "refuse"
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
                  padding=0, dilation=1, groups: int = 1, bias: bool = True,
                  padding_mode: str = "zeros", *, dtype=np.float32, rng=None):
@@ -233,8 +235,9 @@ class Conv2d(Module):
         self.cols = im2col(x_p, self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         self.shapes = (x_p.shape, (Ho, Wo), x.shape)
         G, O = self.groups, self.out_channels
-        W2 = self._weight4()[0].reshape(G, O // G, -1)  # (G, O/G, K)
-        out = W2 @ self.cols.reshape(N, G, -1, Ho * Wo)  # (N, G, O/G, L)
+        K = C // G * kh * kw  # one output's inputs; explicit, so N = 0 works too
+        W2 = self._weight4()[0].reshape(G, O // G, K)  # (G, O/G, K)
+        out = W2 @ self.cols.reshape(N, G, K, Ho * Wo)  # (N, G, O/G, L)
         out = out.reshape(N, O, Ho, Wo)
         if self.bias is not None:
             out += self.bias.data[:, None, None]
@@ -245,15 +248,16 @@ class Conv2d(Module):
         padded_shape, (Ho, Wo), x_shape = self.shapes
         G, O = self.groups, self.out_channels
         N = g.shape[0]
+        K = x_shape[1] // G * self.kernel_size[0] * self.kernel_size[1]
         g4 = g.reshape(N, G, O // G, Ho * Wo)  # (N, G, O/G, L)
-        cols = self.cols.reshape(N, G, -1, Ho * Wo)  # (N, G, K, L)
+        cols = self.cols.reshape(N, G, K, Ho * Wo)  # (N, G, K, L)
         w4, w4_grad = self._weight4()
         # one product per sample, summed: avoids copying cols into another layout
         w4_grad += (g4 @ cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w4.shape)
         if self.bias is not None:
             self.bias.grad += g.sum(axis=(0, 2, 3))
-        W2 = w4.reshape(G, O // G, -1)  # (G, O/G, K)
-        dcols = (W2.transpose(0, 2, 1) @ g4).reshape(N, -1, Ho * Wo)  # (N, C*kh*kw, L)
+        W2 = w4.reshape(G, O // G, K)  # (G, O/G, K)
+        dcols = (W2.transpose(0, 2, 1) @ g4).reshape(N, G * K, Ho * Wo)  # (N, C*kh*kw, L)
         dx_p = col2im(dcols, padded_shape, self.kernel_size, self.stride, self.dilation,
                       (Ho, Wo))
         (pt, pb), (pl, pr) = self._pads
@@ -360,6 +364,8 @@ class ConvTranspose2d(Module):
     Forward is Conv2d's backward-to-input (W^T @ x, then col2im); backward is a
     Conv2d forward of the upstream gradient (im2col, then W @ cols).
     """
+
+    _int_input = "refuse"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
                  padding=0, output_padding=0, groups: int = 1, bias: bool = True,

@@ -36,6 +36,8 @@ class Dropout(Module):
     ``np.random`` state is used, so ``seed_everything`` makes masks repeatable.
     """
 
+    _int_input = "refuse"
+
     def __init__(self, p: float = 0.5, inplace: bool = False, *, rng=None):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:

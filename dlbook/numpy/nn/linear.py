@@ -13,6 +13,8 @@ from .module import Module, Parameter
 class Identity(Module):
     """Returns its input; a placeholder that keeps a model's structure."""
 
+    _int_input = "keep"
+
     def __init__(self, *args, **kwargs):
         super().__init__()
 
@@ -30,6 +32,8 @@ class Linear(Module):
     (out_features, in_features), bias (out_features,). Initialised as torch does:
     W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), b the same.
     """
+
+    _int_input = "refuse"
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  dtype=np.float32, rng=None):

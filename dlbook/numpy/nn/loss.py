@@ -18,6 +18,8 @@ __all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
 
 
 class _Loss(Module):
+    _int_input = "keep"
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
@@ -37,7 +39,8 @@ class _Loss(Module):
                              f"{self.reduction!r} gives a scalar, so grad_output must "
                              f"be a scalar, got shape {g.shape}")
         g = float(g.reshape(()))
-        return g / n if self.reduction == "mean" else g
+        # an empty batch has an empty gradient (its mean loss is nan, as torch's)
+        return g / max(n, 1) if self.reduction == "mean" else g
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
@@ -77,6 +80,8 @@ class CrossEntropyLoss(_Loss):
     Gradient for a sample with label y and per-sample factor s:
     s * ((1 - eps) w_y (p - onehot_y) + eps / C (sum(w) p - w)).
     """
+
+    _int_input = "refuse"
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction="mean",
                  label_smoothing: float = 0.0):
@@ -151,6 +156,8 @@ class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities (N, C, ...) (pair with
     ``LogSoftmax``); gradient -w_y at the label, 0 elsewhere."""
 
+    _int_input = "refuse"
+
     def __init__(self, weight=None, ignore_index: int = -100, reduction="mean"):
         super().__init__(reduction)
         # a buffer, as in torch: it is in state_dict and follows .double()
@@ -190,6 +197,8 @@ class BCELoss(_Loss):
     """Binary cross-entropy on probabilities; gradient (p - y) / (p (1 - p)), the
     denominator clamped at 1e-12 as in torch."""
 
+    _int_input = "refuse"
+
     def __init__(self, weight=None, reduction: str = "mean"):
         super().__init__(reduction)
         # a buffer, as in torch: it is in state_dict and follows .double()
@@ -212,6 +221,8 @@ class BCEWithLogitsLoss(_Loss):
     """Sigmoid + binary cross-entropy in one stable step; gradient
     (1 - y) - (1 + (pw - 1) y) sigmoid(-x), which is sigmoid(x) - y without
     ``pos_weight``."""
+
+    _int_input = "refuse"
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)

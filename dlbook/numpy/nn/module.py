@@ -6,14 +6,20 @@ modules, found by attribute assignment, so ``named_parameters()`` and
 Unlike torch, there is no autograd: each layer's ``forward`` stores what its
 ``backward(grad_output)`` needs, and ``backward`` returns the gradient with
 respect to the input while *accumulating* parameter gradients into ``.grad``.
+
+What a forward stores is saved *per call* (see ``Module``), so one layer used
+twice before ``backward`` gets both gradients right, as with torch's autograd.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any, Iterator
+import functools
+from collections import OrderedDict, deque
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
+
+_MISSING = object()  # "the attribute did not exist before this forward"
 
 
 class Parameter:
@@ -44,7 +50,8 @@ class Parameter:
     def astype(self, dtype) -> None:
         """Cast values and gradient in place (used by ``Module.double()``)."""
         self.data = self.data.astype(dtype)
-        self.grad = self.grad.astype(dtype)
+        if self.grad is not None:
+            self.grad = self.grad.astype(dtype)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
@@ -55,13 +62,56 @@ class Module:
 
     Subclasses call ``super().__init__()`` first, then assign ``Parameter``s,
     child ``Module``s and buffers (``self.register_buffer(name, array)``).
+
+    **One saved context per forward call.** A forward keeps what its backward
+    needs as plain attributes (``self.x = x``), the way one writes it by hand.
+    When the forward returns, the base class saves the attributes it assigned
+    on a stack (one entry per call); ``backward`` takes the most recent entry
+    off the stack and restores those attributes before running. Calls are thus
+    differentiated last-in first-out, the order in which a backward pass walks
+    a network, like torch's autograd tape:
+
+        y = tanh(tanh(x))          # Tanh saves out1, then out2
+        tanh.backward(tanh.backward(g))  # uses out2, then out1
+
+    and parameter gradients of a shared layer accumulate (``+=``) over its
+    uses. Each ``backward`` consumes one forward call; once all are consumed,
+    another ``backward`` repeats the last one (the same gradient again, added
+    to ``.grad``). ``backward`` before any ``forward`` raises a RuntimeError;
+    a ``grad_output`` whose shape differs from that call's output raises a
+    ValueError naming the layer. ``train()`` and ``eval()`` forget forward
+    calls that were never backpropagated (an evaluation pass, say), and at
+    most ``max_saved`` calls are kept (the oldest are dropped), so inference
+    loops do not hold on to memory. A forward that raises leaves the module's
+    attributes as they were.
     """
+
+    # at most this many forward calls wait for their backward (see above)
+    max_saved = 256
+    # How the layer treats its input, checked before forward runs. None: not at
+    # all (a reader's own modules). Otherwise lists are refused, as torch
+    # refuses them, and integer or bool arrays are "keep": used as they are;
+    # "float": computed on a float32 copy (torch promotes, e.g. sigmoid);
+    # "refuse": a TypeError (torch has no integer kernel, e.g. Linear).
+    _int_input: str | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # every forward/backward written by a subclass gets the saving rule
+        if "forward" in cls.__dict__:
+            cls.forward = _saves_context(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _uses_context(cls.__dict__["backward"])
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_saved", deque(maxlen=self.max_saved))
+        object.__setattr__(self, "_last_saved", None)  # the latest one consumed
+        object.__setattr__(self, "_recording", None)
+        object.__setattr__(self, "_in_backward", False)
 
     # ---- registration -------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -75,6 +125,13 @@ class Module:
             # (BatchNorm reassigns running_mean every training step)
             object.__setattr__(self, name, value)
             return
+        recording = self.__dict__.get("_recording")
+        if (recording is not None and name not in recording
+                and not isinstance(value, (Parameter, Module))
+                and name not in self._parameters and name not in self._modules):
+            # a forward is running: this attribute belongs to its saved context;
+            # keep the old value in case the forward fails
+            recording[name] = self.__dict__.get(name, _MISSING)
         for store in (self._parameters, self._modules, self._buffers):
             store.pop(name, None)
         if isinstance(value, Parameter):
@@ -140,14 +197,24 @@ class Module:
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Zero every parameter's gradient, or drop it (``set_to_none=True``;
+        the next backward allocates it again). torch's default is True; dlbook
+        keeps zero arrays by default so that they can be printed."""
         for p in self.parameters():
-            p.zero_grad()
+            if set_to_none:
+                p.grad = None
+            else:
+                p.zero_grad()
 
     # ---- modes and dtypes ---------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
+        """Set the mode of every submodule; forget forward calls not yet
+        backpropagated (an evaluation pass leaves nothing behind)."""
         for m in self.modules():
             object.__setattr__(m, "training", mode)
+            m._saved.clear()
+            object.__setattr__(m, "_last_saved", None)
         return self
 
     def eval(self) -> "Module":
@@ -183,23 +250,29 @@ class Module:
                     out[pre + name] = np.array(b, copy=True)
         return out
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+    def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays (or anything ``np.asarray`` accepts) into this module.
 
         Shapes must match exactly; with ``strict`` the key sets must be equal.
         Values keep this module's dtype for parameters, so loading a float32
-        torch state into a float64 module gives float64 parameters.
+        torch state into a float64 module gives float64 parameters. Returns
+        ``(missing_keys, unexpected_keys)``, a named tuple, as torch does.
         """
+        if not hasattr(state_dict, "items"):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of arrays "
+                f"(e.g. model.state_dict()), got {type(state_dict).__name__}"
+            )
         own = self.state_dict()
         given = {k: np.asarray(v) for k, v in state_dict.items()}
-        if strict:
-            missing = [k for k in own if k not in given]
-            unexpected = [k for k in given if k not in own]
-            if missing or unexpected:
-                raise KeyError(
-                    f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
-                    f"unexpected keys {unexpected}"
-                )
+        missing = [k for k in own if k not in given]
+        unexpected = [k for k in given if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        self._check_shapes(given)  # all shapes first: a bad state changes nothing
         for mod_name, mod in self.named_modules():
             pre = f"{mod_name}." if mod_name else ""
             for name, p in mod._parameters.items():
@@ -222,6 +295,14 @@ class Module:
                         )
                     dtype = np.asarray(b).dtype if b is not None else value.dtype
                     object.__setattr__(mod, name, value.astype(dtype, copy=True))
+        return _IncompatibleKeys(missing, unexpected)
+
+    def _check_shapes(self, given: dict) -> None:
+        for key, value in self.state_dict().items():
+            if key in given and given[key].shape != value.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {key} "
+                                 f"expected shape {value.shape}, got "
+                                 f"{given[key].shape}")
 
     # ---- display ------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -236,3 +317,111 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as torch: keys it lacked / did not use."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+# ---- the per-call saving rule (see Module) ----------------------------------------
+def _output_shape(out):
+    """The shape a backward's grad_output must have: that of the (first) output."""
+    if isinstance(out, tuple) and out:
+        out = out[0]
+    if isinstance(out, (np.ndarray, np.generic, float, int)):
+        return np.shape(out)
+    return None  # an output of another kind: not checked
+
+
+def _check_input(module: Module, args: tuple) -> tuple:
+    """Lists are refused and integer input converted or refused, as torch does."""
+    if not args:
+        return args
+    name, x = type(module).__name__, args[0]
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"{name}: expected a NumPy array as input, got a "
+                        f"{type(x).__name__}; convert it with np.asarray(...)")
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biu":
+        if module._int_input == "refuse":
+            raise TypeError(f"{name}: expected a floating-point input, got dtype "
+                            f"{x.dtype} (torch refuses it too); convert it with "
+                            f"x.astype(np.float32)")
+        if module._int_input == "float":
+            return (x.astype(np.float32),) + args[1:]
+    return args
+
+
+def _saves_context(forward):
+    @functools.wraps(forward)
+    def saving_forward(self, *args, **kwargs):
+        if self.__dict__.get("_recording") is not None:
+            return forward(self, *args, **kwargs)  # super().forward: already saving
+        if self._int_input is not None:
+            args = _check_input(self, args)
+        recording: dict = {}
+        object.__setattr__(self, "_recording", recording)
+        try:
+            out = forward(self, *args, **kwargs)
+        except BaseException:
+            for name, old in recording.items():  # leave the module as it was
+                if old is _MISSING:
+                    self.__dict__.pop(name, None)
+                else:
+                    object.__setattr__(self, name, old)
+            raise
+        finally:
+            object.__setattr__(self, "_recording", None)
+        context = {k: self.__dict__[k] for k in recording if k in self.__dict__}
+        self._saved.append((context, _output_shape(out)))
+        return out
+
+    return saving_forward
+
+
+def _uses_context(backward):
+    @functools.wraps(backward)
+    def restoring_backward(self, *args, **kwargs):
+        if self.__dict__.get("_in_backward"):
+            return backward(self, *args, **kwargs)  # super().backward
+        name = type(self).__name__
+        if self._saved:
+            context, out_shape = self._saved[-1]
+        elif self._last_saved is not None:  # all consumed: repeat the last one
+            context, out_shape = self._last_saved
+        else:
+            raise RuntimeError(
+                f"{name}.backward called before forward: each backward "
+                f"differentiates an earlier forward call (and train()/eval() "
+                f"forget the calls not yet backpropagated)")
+        from_stack = bool(self._saved)
+        grad = args[0] if args else kwargs.get("grad_output")
+        if isinstance(grad, list):
+            raise TypeError(f"{name}.backward: expected grad_output as a NumPy "
+                            f"array, got a list")
+        if (out_shape is not None and grad is not None
+                and not isinstance(grad, tuple) and np.shape(grad) != out_shape):
+            raise ValueError(
+                f"{name}.backward: grad_output has shape {np.shape(grad)}, expected "
+                f"{out_shape}, the shape of the output of its forward call")
+        for p in self._parameters.values():
+            if p is not None and p.grad is None:  # after zero_grad(set_to_none=True)
+                p.grad = np.zeros_like(p.data)
+        if from_stack:
+            self._saved.pop()
+            object.__setattr__(self, "_last_saved", (context, out_shape))
+        for key, value in context.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_in_backward", True)
+        try:
+            return backward(self, *args, **kwargs)
+        except BaseException:
+            if from_stack:  # a failed call consumes nothing
+                self._saved.append((context, out_shape))
+            raise
+        finally:
+            object.__setattr__(self, "_in_backward", False)
+
+    return restoring_backward

@@ -40,6 +40,8 @@ def _normalize_backward(g_hat, x_hat, inv_std, axes):
 
 
 class _BatchNorm(Module):
+    _int_input = "refuse"
+
     _expected_ndims: tuple = ()
     _layout: str = ""
 
@@ -79,6 +81,11 @@ class _BatchNorm(Module):
         use_batch = self.training or not self.track_running_stats
         if use_batch:
             n = x.size // x.shape[1]
+            if self.training and n == 0:  # an empty batch: torch returns it as is
+                if self.track_running_stats:
+                    self.num_batches_tracked = np.array(self.num_batches_tracked + 1)
+                self.saved = (x, None, axes, False, bshape)
+                return x.copy()
             if self.training and n <= 1:
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value "
                                  f"per channel when training, got input of shape "
@@ -114,6 +121,8 @@ class _BatchNorm(Module):
 
     def backward(self, grad_output):
         x_hat, inv_std, axes, use_batch, bshape = self.saved
+        if inv_std is None:  # the empty batch
+            return np.zeros_like(grad_output)
         g_hat = grad_output
         if self.affine:
             self.weight.grad += (grad_output * x_hat).sum(axis=axes)
@@ -216,6 +225,8 @@ class LayerNorm(Module):
     ``normalized_shape`` and are applied element-wise (not per channel).
     """
 
+    _int_input = "refuse"
+
     def __init__(self, normalized_shape, eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True, *,
                  dtype=np.float32):
@@ -269,6 +280,8 @@ class GroupNorm(Module):
     over its channels and positions. ``x (N, C, *)`` -> same shape; weight and
     bias (C,)."""
 
+    _int_input = "refuse"
+
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, *, dtype=np.float32):
         super().__init__()
@@ -288,6 +301,9 @@ class GroupNorm(Module):
             raise ValueError(f"{self!r}: expected input of shape (N, "
                              f"{self.num_channels}, *), got shape {x.shape}")
         N, G = x.shape[0], self.num_groups
+        if x.size == 0:  # an empty batch: torch returns it as is
+            self.saved = (x, None)
+            return x.copy()
         xg = x.reshape(N, G, -1)  # (N, G, C/G * spatial)
         x_hat, inv_std, _, _ = _normalize(xg, (2,), self.eps)
         x_hat = x_hat.reshape(x.shape)  # back to (N, C, *)
@@ -299,6 +315,8 @@ class GroupNorm(Module):
 
     def backward(self, grad_output):
         x_hat, inv_std = self.saved
+        if inv_std is None:  # the empty batch
+            return np.zeros_like(grad_output)
         g_hat = grad_output
         if self.affine:
             axes = (0,) + tuple(range(2, grad_output.ndim))

@@ -28,6 +28,8 @@ def _windows(x_p, kernel, stride, dilation, out_hw):
 
 
 class _Pool2d(Module):
+    _int_input = "keep"
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  ceil_mode: bool = False):
         super().__init__()
@@ -98,7 +100,8 @@ class MaxPool2d(_Pool2d):
         x_p, self.out_hw = self._prepare(x, -np.inf)
         N, C = x_p.shape[:2]
         win = _windows(x_p, self.kernel_size, self.stride, self.dilation, self.out_hw)
-        win = win.reshape(N, C, *self.out_hw, -1)  # (N, C, Ho, Wo, kh*kw), a copy
+        k = self.kernel_size[0] * self.kernel_size[1]
+        win = win.reshape(N, C, *self.out_hw, k)  # (N, C, Ho, Wo, kh*kw), a copy
         self.arg = win.argmax(axis=-1)  # (N, C, Ho, Wo): first maximum, as torch
         self.padded_shape = x_p.shape
         out = np.take_along_axis(win, self.arg[..., None], axis=-1)[..., 0]
@@ -152,6 +155,8 @@ class AvgPool2d(_Pool2d):
 class AdaptiveAvgPool2d(Module):
     """Average to a fixed output size; implemented for the common (1, 1) (global
     average pooling, as in ResNet) and for sizes that divide the input evenly."""
+
+    _int_input = "refuse"
 
     def __init__(self, output_size):
         super().__init__()

@@ -151,6 +151,8 @@ def _as_float_array(x, layer: str, what: str) -> np.ndarray:
 # Cells: one step, as torch.nn.RNNCell / GRUCell / LSTMCell.
 # ---------------------------------------------------------------------------
 class _CellBase(Module):
+    _int_input = "refuse"
+
     _gates = 1
 
     def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32,
@@ -325,6 +327,8 @@ class _RNNBase(Module):
     Subclasses define ``_layer_forward`` (the time loop of one layer) and
     ``_layer_backward`` (the same loop reversed: BPTT).
     """
+
+    _int_input = "refuse"
 
     _gates = 1
     _has_cell_state = False
@@ -530,7 +534,7 @@ class _RNNBase(Module):
             gi += b_ih.data
             if add_b_hh:
                 gi += b_hh.data
-        return gi.reshape(T, N, -1)  # (T, N, G*H)
+        return gi.reshape(T, N, gi.shape[-1])  # (T, N, G*H)
 
     def _w_hh_for_loop(self, layer):
         """W_hh stored column-major: w.T is then contiguous and h @ w.T, run at
@@ -545,10 +549,10 @@ class _RNNBase(Module):
         """
         w_ih, w_hh, b_ih, b_hh = self._weights(layer)
         T, N, I = x.shape
-        dgi2 = dgi.reshape(T * N, -1)  # (T*N, G*H)
-        dgh2 = dgh.reshape(T * N, -1)
+        dgi2 = dgi.reshape(T * N, dgi.shape[-1])  # (T*N, G*H)
+        dgh2 = dgh.reshape(T * N, dgh.shape[-1])
         w_ih.grad += dgi2.T @ x.reshape(T * N, I)
-        w_hh.grad += dgh2.T @ h_prev.reshape(T * N, -1)
+        w_hh.grad += dgh2.T @ h_prev.reshape(T * N, h_prev.shape[-1])
         if b_ih is not None:
             db = dgi2.sum(0)
             b_ih.grad += db

@@ -23,6 +23,8 @@ class Embedding(Module):
     gradient. ``backward`` returns None: integer indices have no gradient.
     """
 
+    _int_input = "keep"
+
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  padding_idx: int | None = None, *, dtype=np.float32, rng=None):
         super().__init__()

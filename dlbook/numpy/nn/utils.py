@@ -29,6 +29,11 @@ def _param_list(parameters) -> list[Parameter]:
     return list(parameters)
 
 
+def _with_grad(parameters) -> list[Parameter]:
+    """Parameters that have a gradient (torch skips those whose .grad is None)."""
+    return [p for p in _param_list(parameters) if p.grad is not None]
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False):
     """Scale all gradients together so their joint norm is at most ``max_norm``.
@@ -38,7 +43,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     min(1, max_norm / (total_norm + 1e-6)), as torch. Returns the total norm
     *before* clipping (handy for logging).
     """
-    params = _param_list(parameters)
+    params = _with_grad(parameters)
     if not params:
         return np.float64(0.0)
     norm_type = float(norm_type)
@@ -60,7 +65,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
-    for p in _param_list(parameters):
+    for p in _with_grad(parameters):
         np.clip(p.grad, -clip_value, clip_value, out=p.grad)
 
 
@@ -110,6 +115,10 @@ class _Reparam:
         return self.inner_forward(*args, **kwargs)
 
     def backward(self, grad_output):
+        # the built weight collects this call's gradient only (a module used
+        # twice would otherwise hand the first call's gradient on twice)
+        weight = getattr(self.module, self.name)
+        weight.grad = np.zeros_like(weight.data)
         dx = self.inner_backward(grad_output)
         self.backward_weight(getattr(self.module, self.name).grad)
         return dx

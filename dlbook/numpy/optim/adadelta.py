@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_lr
 
 
 class Adadelta(Optimizer):
@@ -19,6 +19,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0.0, *, maximize: bool = False):
+        _check_lr(type(self).__name__, lr)
         if lr < 0 or not 0 <= rho <= 1 or eps < 0 or weight_decay < 0:
             raise ValueError(f"Adadelta: invalid lr={lr}, rho={rho}, eps={eps} or "
                              f"weight_decay={weight_decay}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_lr
 
 
 class Adagrad(Optimizer):
@@ -17,6 +17,7 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
                  eps: float = 1e-10, *, maximize: bool = False):
+        _check_lr(type(self).__name__, lr)
         if lr < 0 or lr_decay < 0 or weight_decay < 0 or eps < 0:
             raise ValueError("Adagrad: lr, lr_decay, weight_decay and eps must be >= 0")
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

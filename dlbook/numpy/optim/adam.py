@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _lerp_
+from .optimizer import Optimizer, _check_lr, _lerp_
 
 
 class Adam(Optimizer):
@@ -20,6 +20,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False):
+        _check_lr(type(self).__name__, lr)
         if lr < 0 or eps < 0 or weight_decay < 0:
             raise ValueError(f"{type(self).__name__}: lr, eps and weight_decay must be "
                              f">= 0, got {lr}, {eps}, {weight_decay}")

@@ -38,28 +38,48 @@ class Optimizer:
         group = dict(group)
         ps = group["params"]
         group["params"] = [ps] if isinstance(ps, Parameter) else list(ps)
+        name = type(self).__name__
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for p in group["params"]:
             if not isinstance(p, Parameter):
-                raise TypeError(f"{type(self).__name__}: can only optimize Parameters, "
+                raise TypeError(f"{name}: can only optimize Parameters, "
                                 f"got {type(p).__name__}")
             if id(p) in seen:
-                raise ValueError(f"{type(self).__name__}: a parameter appears in more "
-                                 f"than one group")
+                raise ValueError(f"{name}: some parameters appear in more than one "
+                                 f"parameter group")
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            # torch warns and would step such a parameter twice; refuse instead
+            raise ValueError(f"{name}: a parameter group contains the same parameter "
+                             f"twice (it would be updated twice per step)")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
+        _check_lr(name, group.get("lr", 0.0))
         self.param_groups.append(group)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = False) -> None:
+        """Zero every gradient in place, or drop it (``set_to_none=True``: the
+        next backward allocates it again, and ``step`` skips it until then).
+
+        torch's default is ``set_to_none=True``; dlbook keeps the arrays by
+        default so that a zeroed gradient can still be printed.
+        """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad[...] = 0  # in place: no new allocation every step
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0  # in place: no new allocation every step
 
     def step(self, closure=None):
-        """One update of every parameter; ``closure`` re-evaluates the loss."""
+        """One update of every parameter; ``closure`` re-evaluates the loss.
+
+        Parameters whose ``.grad`` is None (never backpropagated, or set to
+        None) are skipped, as in torch."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             for p in group["params"]:
+                if p.grad is None:
+                    continue
                 grad = -p.grad if group.get("maximize", False) else p.grad
                 self._update(p, grad, self.state.setdefault(p, {}), group)
         return loss
@@ -99,6 +119,13 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def _check_lr(name: str, lr) -> None:
+    """torch's check, which also catches nan (nan < 0 is False)."""
+    if not (isinstance(lr, (int, float, np.number)) and 0.0 <= lr < np.inf):
+        raise ValueError(f"{name}: Invalid learning rate: {lr} (must be a finite "
+                         f"number >= 0)")
 
 
 def _lerp_(a: np.ndarray, b: np.ndarray, weight: float) -> None:

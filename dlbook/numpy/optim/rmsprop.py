@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _lerp_
+from .optimizer import Optimizer, _check_lr, _lerp_
 
 
 class RMSprop(Optimizer):
@@ -23,6 +23,7 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0,
                  centered: bool = False, *, maximize: bool = False):
+        _check_lr(type(self).__name__, lr)
         if lr < 0 or eps < 0 or momentum < 0 or weight_decay < 0 or alpha < 0:
             raise ValueError("RMSprop: lr, alpha, eps, momentum and weight_decay must "
                              "be >= 0")
