@@ -181,3 +181,40 @@ def test_throughput_benchmark_bf16_weights_on_cpu(tmp_path, benchmark_module):
     # start near ln 65 = 4.17) and, this early, bf16 weights track float32 ones
     assert fp32["final_loss"] < math.log(65) - 1
     assert abs(saved["final_loss"] - fp32["final_loss"]) < 0.1
+
+
+def test_targets_of_minus_100_are_ignored_like_torch():
+    torch.manual_seed(0)
+    m = tiny()
+    idx = torch.randint(0, 23, (2, 8))
+    targets = torch.randint(0, 23, (2, 8))
+    targets[:, :3] = -100  # torch's usual padding value
+    logits, loss = m(idx, targets)
+    want = torch.nn.functional.cross_entropy(logits.reshape(-1, 23),
+                                             targets.reshape(-1))
+    torch.testing.assert_close(loss, want)
+    kept = torch.nn.functional.cross_entropy(logits[:, 3:].reshape(-1, 23),
+                                             targets[:, 3:].reshape(-1))
+    torch.testing.assert_close(loss, kept)
+
+
+@pytest.mark.parametrize("bad", [23, -1, 1000])
+def test_token_ids_out_of_range_raise_before_the_embedding(bad):
+    m = tiny()
+    idx = torch.randint(0, 23, (2, 8))
+    idx[1, 4] = bad
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, "
+                                         r"vocab_size=23\).*idx spans"):
+        m(idx)
+    with pytest.raises(ValueError, match="vocab_size=23"):
+        m.features(idx)
+    ok = torch.randint(0, 23, (2, 8))
+    targets = torch.randint(0, 23, (2, 8))
+    targets[0, 0] = bad
+    with pytest.raises(ValueError, match=r"targets \["):
+        m(ok, targets)
+
+
+def test_float_token_ids_are_refused():
+    with pytest.raises(TypeError, match="integer token ids"):
+        tiny()(torch.zeros(2, 8))

@@ -273,10 +273,15 @@ def test_mha_masks_match_torch(mask_kind):
             assert wm is None
         else:
             _close(wm, wr, f"weights with {sorted(kw)}")
-    # is_causal=True alone builds the mask
-    ym, _ = mine(x, x, x, is_causal=True)
-    yr, _ = ref(x, x, x, attn_mask=torch.ones(L, L, dtype=torch.bool).triu(1))
+    # is_causal=True is a hint next to the mask; alone it raises, as torch's
+    causal = torch.ones(L, L, dtype=torch.bool).triu(1)
+    ym, _ = mine(x, x, x, attn_mask=causal, is_causal=True)
+    yr, _ = ref(x, x, x, attn_mask=causal, is_causal=True)
     _close(ym, yr, "is_causal")
+    with pytest.raises(RuntimeError, match="is_causal=True .*needs attn_mask"):
+        mine(x, x, x, is_causal=True)
+    with pytest.raises(RuntimeError, match="Need attn_mask"):
+        ref(x, x, x, is_causal=True)
 
 
 def test_mha_unbatched_matches_torch():

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+IGNORE_INDEX = -100  # torch's default ignore_index: targets left out of the loss
+
 __all__ = ["GPTConfig", "GPT"]
 
 
@@ -144,15 +146,11 @@ class GPT(nn.Module):
         Pooled over positions they are the features that a classifier fine-tuned
         on top of a pre-trained GPT uses (Radford et al. 2018, section 3.2).
         """
-        if idx.dim() != 2:
-            raise ValueError(f"GPT: expected idx of shape (B, T), got "
-                             f"{tuple(idx.shape)}")
-        B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(
-                f"GPT: sequence length {T} exceeds block_size "
-                f"{self.config.block_size}"
-            )
+        self._check(idx)
+        return self._hidden(idx)
+
+    def _hidden(self, idx: Tensor) -> Tensor:
+        T = idx.shape[1]
         pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
         tok_emb = self.transformer.wte(idx)  # (B, T, C)
         pos_emb = self.transformer.wpe(pos)  # (T, C), broadcast over B
@@ -161,22 +159,59 @@ class GPT(nn.Module):
             x = block(x)  # (B, T, C)
         return self.transformer.ln_f(x)  # (B, T, C)
 
+    def _check(self, idx: Tensor, targets: Tensor | None = None) -> None:
+        """Shapes, and token ids in [0, vocab_size) (targets may also be -100).
+
+        Ids are checked here because on a GPU an id out of range fails inside
+        the embedding as a device-side assert, which on Colab forces a restart.
+        The check costs one host read per forward (ids and targets together).
+        """
+        if idx.dim() != 2:
+            raise ValueError(f"GPT: expected idx of shape (B, T), got "
+                             f"{tuple(idx.shape)}")
+        if idx.shape[1] > self.config.block_size:
+            raise ValueError(
+                f"GPT: sequence length {idx.shape[1]} exceeds block_size "
+                f"{self.config.block_size}"
+            )
+        if idx.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"GPT: expected integer token ids (torch.long), got "
+                            f"{idx.dtype}")
+        V = self.config.vocab_size
+        bad = ((idx < 0) | (idx >= V)).any()
+        if targets is not None:
+            if targets.shape != idx.shape:
+                raise ValueError(
+                    f"GPT: expected targets of shape {tuple(idx.shape)} like idx, "
+                    f"got {tuple(targets.shape)}"
+                )
+            if targets.device != idx.device:
+                raise ValueError(f"GPT: targets are on {targets.device} but idx is "
+                                 f"on {idx.device}")
+            out = ((targets < 0) | (targets >= V)) & (targets != IGNORE_INDEX)
+            bad = bad | out.any()
+        if bad:
+            spans = f"idx spans [{int(idx.min())}, {int(idx.max())}]"
+            if targets is not None:
+                spans += f", targets [{int(targets.min())}, {int(targets.max())}]"
+            raise ValueError(
+                f"GPT: token ids must lie in [0, vocab_size={V}) (targets may also "
+                f"be {IGNORE_INDEX}, which is ignored); {spans}"
+            )
+
     def forward(self, idx: Tensor, targets: Tensor | None = None):
         """idx (B, T) token ids -> logits (B, T, V) and the mean cross-entropy
-        against targets (B, T) (None without targets; -1 marks ignored targets)."""
-        logits = self.lm_head(self.features(idx))  # (B, T, V)
+        against targets (B, T); None without targets. Targets equal to -100
+        (torch's ``ignore_index``) are left out of the mean."""
+        self._check(idx, targets)
+        logits = self.lm_head(self._hidden(idx))  # (B, T, V)
         if targets is None:
             return logits, None
         B, T = idx.shape
-        if targets.shape != idx.shape:
-            raise ValueError(
-                f"GPT: expected targets of shape {tuple(idx.shape)} like idx, got "
-                f"{tuple(targets.shape)}"
-            )
         loss = F.cross_entropy(
             logits.view(B * T, -1).float(),  # (B*T, V); float: stable under bf16
             targets.reshape(B * T),  # (B*T,)
-            ignore_index=-1,
+            ignore_index=IGNORE_INDEX,
         )
         return logits, loss
 

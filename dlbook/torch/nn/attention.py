@@ -118,8 +118,8 @@ class MultiheadAttention(nn.Module):
     Arguments, parameters, init and mask conventions are ``torch.nn.
     MultiheadAttention``'s. Unlike ``attn_mask`` of SDPA, a boolean ``attn_mask``
     or ``key_padding_mask`` here marks positions that may NOT be attended (True =
-    masked), as in torch. ``is_causal=True`` without a mask builds the causal mask
-    (torch only accepts it as a hint next to one).
+    masked), as in torch. ``is_causal=True`` is only a hint that ``attn_mask`` is
+    the causal mask, as in torch: without a mask it raises.
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True,
@@ -276,7 +276,10 @@ class MultiheadAttention(nn.Module):
         nh = self.num_heads
         device = self.out_proj.weight.device
         if attn_mask is None and is_causal:
-            attn_mask = torch.ones(L, S, dtype=torch.bool, device=device).triu(1)
+            raise RuntimeError(
+                "MultiheadAttention: is_causal=True is a hint and needs attn_mask too "
+                "(as in torch), e.g. torch.ones(L, L, dtype=torch.bool).triu(1)"
+            )
         mask = None
         if attn_mask is not None:
             b = N * nh if batched else nh
