@@ -4,9 +4,14 @@ The rules a reader can rely on:
 
 * a file is used only after its checksum matched (SHA-256, or MD5 where the
   publisher gives nothing else);
-* the cache never holds a partial or corrupted file: bytes go to a temporary file
-  beside the target and are renamed into place only after verification;
-* a failure says what happened and what to do, including when there is no network.
+* the cache never holds a partial or corrupted download: bytes go to a temporary
+  file of its own beside the target (two processes never share one) and are
+  renamed into place only after verification;
+* a file already in the cache that fails its checksum (a copy made by hand,
+  say) is never used, and is kept until a verified download replaces it, so a
+  failure offline does not delete what the reader put there;
+* a failure says what happened and what to do, including when there is no network;
+* large downloads show a progress bar (``progress=``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import http.client
 import os
 import socket
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +28,15 @@ from pathlib import Path
 from .cache import cache_dir
 
 _CHUNK = 1 << 16
+_PROGRESS_ABOVE = 10_000_000  # bytes: smaller files arrive before a bar helps
+
+
+def _progress_bar(name: str, total: int | None):
+    """A byte-counting tqdm bar (plain text: no notebook widget needed)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"downloading {name}", unit="B", unit_scale=True,
+                unit_divisor=1024, leave=False)
 
 
 class DownloadError(RuntimeError):
@@ -62,6 +77,7 @@ def download(
     root: str | os.PathLike | None = None,
     timeout: float = 30.0,
     quiet: bool = True,
+    progress: bool | None = None,
 ) -> Path:
     """Fetch ``url`` into the cache, verify it, and return its path.
 
@@ -73,9 +89,11 @@ def download(
         subdir: folder inside :func:`~dlbook.data.cache.cache_dir`.
         root: use this folder instead of the cache (tests, shared data disks).
         timeout: seconds to wait for the server before giving up.
+        quiet: print nothing when the download succeeds.
+        progress: show a progress bar; default: for files over 10 MB.
 
     A cached file whose checksum matches is returned without network access; one
-    that does not match is deleted and fetched again.
+    that does not match is fetched again, and replaced only by a verified copy.
 
     Raises:
         ChecksumError: the downloaded bytes do not match the checksum (nothing is
@@ -93,16 +111,27 @@ def download(
         )
     target = folder / name
 
+    bad_copy = None
     if target.exists():
-        if file_digest(target, algorithm) == expected:
+        got = file_digest(target, algorithm)
+        if got == expected:
             return target
-        target.unlink()  # stale or damaged: fetch a fresh copy
+        bad_copy = got  # not used, not deleted: only a verified copy replaces it
 
     manual = (
         f"If this machine is offline, download {url} on one that is online and copy "
         f"it to {target}; dlbook checks its {algorithm} before using it."
     )
-    tmp = target.with_name(f".{name}.{os.getpid()}.part")
+    if bad_copy is not None:
+        manual = (
+            f"The file already at {target} is not the expected one ({algorithm} "
+            f"{bad_copy}, expected {expected}): it was kept but not used; it may be "
+            f"truncated or another version. Replace it with a complete copy of {url} "
+            f"(downloaded on a machine that is online), or delete it."
+        )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
         try:
             response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
@@ -119,17 +148,25 @@ def download(
         with response, open(tmp, "wb") as out:
             length = response.headers.get("Content-Length")
             expected_size = int(length) if length and length.isdigit() else None
+            show = (progress if progress is not None
+                    else (expected_size or 0) > _PROGRESS_ABOVE)
+            bar = _progress_bar(name, expected_size) if show else None
             received = 0
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     h.update(chunk)
                     received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
             except (http.client.IncompleteRead, socket.timeout, OSError) as exc:
                 raise DownloadError(
                     f"the download of {url} was cut off after {received:,} bytes "
                     f"({exc.__class__.__name__}). Try again. {manual}"
                 ) from exc
+            finally:
+                if bar is not None:
+                    bar.close()
         if expected_size is not None and received != expected_size:
             raise DownloadError(
                 f"the download of {url} was cut off: received {received:,} of "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import tempfile
+import zipfile
 
 import numpy as np
 
@@ -68,7 +71,7 @@ def load_mnist1d(shuffle_seq: bool = False, cache: bool = True) -> Split:
         try:
             with np.load(path) as f:
                 return f["X_train"], f["y_train"], f["X_test"], f["y_test"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # a damaged cache is regenerated, not trusted
 
     from mnist1d.data import make_dataset
@@ -86,9 +89,15 @@ def load_mnist1d(shuffle_seq: bool = False, cache: bool = True) -> Split:
         data["y_test"].astype(np.int64),
     )
     if cache:
-        tmp = path.with_name(path.name + ".partial.npz")
-        np.savez(
-            tmp, X_train=split[0], y_train=split[1], X_test=split[2], y_test=split[3]
-        )
-        tmp.replace(path)  # atomic: readers never see a half-written cache
+        # a name of its own per writer (two processes may generate at once), then
+        # an atomic rename: readers never see a half-written cache
+        fd, tmp = tempfile.mkstemp(suffix=".partial.npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, X_train=split[0], y_train=split[1], X_test=split[2],
+                         y_test=split[3])
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return split

@@ -228,6 +228,12 @@ class TextSplit(NamedTuple):
     val_files: tuple[str, ...]
     corpus: TextCorpus
 
+    def __repr__(self) -> str:
+        # the default repr would print the two million characters of the text
+        return (f"TextSplit(train={len(self.train):,} chars, val={len(self.val):,} "
+                f"chars, train_files={len(self.train_files)}, "
+                f"val_files={len(self.val_files)}, corpus={self.corpus!r})")
+
 
 def split_by_file(corpus: TextCorpus, val_fraction: float = 0.1) -> TextSplit:
     """Assign whole files to training or validation, about ``val_fraction`` of text.

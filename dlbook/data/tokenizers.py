@@ -63,9 +63,13 @@ class CharVocab:
         if any(not isinstance(c, str) or len(c) != 1 for c in itos):
             raise ValueError("CharVocab: expected single characters as the vocabulary")
         if len(set(itos)) != len(itos):
-            dupes = sorted({c for c in itos if itos.count(c) > 1})
+            counts = Counter(itos)  # linear: a whole corpus may arrive here
+            dupes = sorted(c for c, n in counts.items() if n > 1)
+            hint = (" To build the vocabulary of a text, use CharVocab.build(text)."
+                    if isinstance(chars, str) else "")
             raise ValueError(
-                f"CharVocab: expected distinct characters, got repeats of {dupes[:10]}"
+                f"CharVocab: expected distinct characters, got {len(itos):,} "
+                f"characters with repeats of {dupes[:10]}.{hint}"
             )
         if unk is not None:
             if not isinstance(unk, str) or len(unk) != 1:
