@@ -287,6 +287,7 @@ def parse_args(argv=None) -> TrainConfig:
 
 
 def main(argv=None) -> None:
+    """The command line: parse the flags (``argv``, default ``sys.argv``), train."""
     from torch.distributed.elastic.multiprocessing.errors import record
 
     # record: under torchrun, the failing rank's traceback reaches the summary
