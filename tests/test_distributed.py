@@ -143,3 +143,31 @@ def test_one_process_is_left_alone(monkeypatch):
         model = torch.nn.Linear(2, 2)
         assert ranks.wrap(model) is model
     assert not torch.distributed.is_initialized()
+
+
+class TwoRanksDisagree(distributed.Ranks):
+    """Rank 1 of 2 whose partner, rank 0, saw another batch."""
+
+    def broadcast(self, obj):
+        return [v + 1 for v in obj]
+
+    def sum(self, values):
+        return [v + 0.0 for v in values]  # rank 0's flag: 0 (it disagrees too)
+
+
+def test_ranks_that_see_different_batches_are_stopped():
+    from dlbook.torch.train import _check_same_batch
+
+    x, y = torch.randn(4, 3), torch.arange(4)
+    with pytest.raises(ValueError, match=r"rank 1 of 2.*first batches differ.*"
+                       r"pass seed=.*no DistributedSampler"):
+        _check_same_batch(x, y, TwoRanksDisagree(1, 2, torch.device("cpu")))
+
+    class Agree(distributed.Ranks):
+        def broadcast(self, obj):
+            return obj
+
+        def sum(self, values):
+            return [2 * v for v in values]
+
+    _check_same_batch(x, y, Agree(1, 2, torch.device("cpu")))  # no error

@@ -159,6 +159,29 @@ def _check_finite(loss: float, model: nn.Module, scaler, where: str,
     )
 
 
+def _fingerprint(obj) -> list[float]:
+    if isinstance(obj, Tensor):
+        return [float(len(obj)), obj.double().sum().item()]
+    if isinstance(obj, (tuple, list)):
+        return [v for o in obj for v in _fingerprint(o)]
+    return []
+
+
+def _check_same_batch(x, y, ranks: distributed.Ranks) -> None:
+    """Every rank must start the epoch from the same global batch: fit shares it
+    out itself. A loader that shuffles differently on each rank (no seed), or a
+    DistributedSampler that already splits the data, would train on a mix."""
+    mine = _fingerprint((x, y))
+    same = float(ranks.broadcast(mine) == mine)
+    if ranks.sum([same])[0] < ranks.world_size:  # every rank raises together
+        raise ValueError(
+            f"fit (rank {ranks.rank} of {ranks.world_size}): the ranks' first "
+            "batches differ. Under torchrun every rank must see the same global "
+            "batches, and fit gives each rank its share: pass seed= to fit (or a "
+            "DataLoader with a seeded generator), and no DistributedSampler"
+        )
+
+
 def _scheduler_interval(scheduler, interval):
     """'step' or 'epoch'. By default OneCycleLR and CyclicLR, which torch's
     documentation steps after every batch, step per batch; the rest per epoch."""
@@ -404,6 +427,8 @@ def fit(
                 n = 0
                 for i, batch in enumerate(train_loader, 1):
                     x, y = _to(_split(batch, "fit"), dev, model_dtype)
+                    if i == 1 and ranks.distributed:
+                        _check_same_batch(x, y, ranks)
                     x, y, rows, weight = ranks.share(x, y, _n(y))
                     with _autocast(dev, dtype):
                         out = _forward(net, x)
