@@ -1,12 +1,14 @@
 """``dlbook.numpy.nn``: layers, losses and containers with hand-written backward."""
 
 from . import functional, init, utils
-from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, Maxout, ReLU, Sigmoid,
-                         SiLU, Softmax, Tanh)
-from .container import Flatten, Sequential
+from .activation import (ELU, GELU, SELU, Hardswish, LeakyReLU, LogSigmoid,
+                         LogSoftmax, Maxout, Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU,
+                         Softmax, Softplus, Tanh)
+from .container import Flatten, ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .linear import Identity, Linear
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
+                   KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, LayerNorm)

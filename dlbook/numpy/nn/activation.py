@@ -247,3 +247,161 @@ class Maxout(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"pool_size={self.pool_size}")
+
+
+# ---- more of torch's element-wise activations ------------------------------------
+class ReLU6(Module):
+    """min(max(x, 0), 6) (Howard et al., 2017, MobileNets); gradient 1 strictly
+    between 0 and 6, as torch's hardtanh."""
+
+    _int_input = "keep"
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace  # accepted for torch compatibility; never in place
+
+    def forward(self, x):
+        self.inside = (x > 0) & (x < 6)
+        return np.clip(x, 0, 6)
+
+    def backward(self, grad_output):
+        return grad_output * self.inside
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold
+    (torch's switch to the identity); the gradient is sigmoid(beta x)."""
+
+    _int_input = "refuse"
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        self.x = x
+        bx = self.beta * x
+        return np.where(bx > self.threshold, x, F.softplus(bx) / self.beta)
+
+    def backward(self, grad_output):
+        bx = self.beta * self.x
+        return grad_output * np.where(bx > self.threshold, 1.0, F.sigmoid(bx))
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class PReLU(Module):
+    """max(x, 0) + a min(x, 0) with a learned slope a (He et al., 2015).
+
+    ``weight`` has shape (num_parameters,): one slope shared by all channels, or
+    one per channel (dim 1 of the input, as torch). Initialised to ``init``.
+    """
+
+    _int_input = "refuse"
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *,
+                 dtype=np.float32):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=dtype))
+
+    def _slope(self, x):
+        """The weight broadcast against x: (C,) -> (1, C, 1, ...)."""
+        C = self.num_parameters
+        if C == 1:
+            return self.weight.data.reshape(())
+        if x.ndim < 2 or x.shape[1] != C:
+            raise ValueError(f"{self!r}: expected input with {C} channels in dim 1, "
+                             f"got shape {x.shape}")
+        return self.weight.data.reshape((1, C) + (1,) * (x.ndim - 2))
+
+    def forward(self, x):
+        a = self._slope(x)
+        self.x = x
+        return np.where(x > 0, x, a * x)
+
+    def backward(self, grad_output):
+        x, a = self.x, self._slope(self.x)
+        neg = x <= 0
+        g_a = grad_output * x * neg  # dL/da, before summing over a's positions
+        if self.num_parameters == 1:
+            self.weight.grad += g_a.sum()
+        else:
+            self.weight.grad += g_a.sum(axis=(0,) + tuple(range(2, x.ndim)))
+        return np.where(neg, a * grad_output, grad_output)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class SELU(Module):
+    """scale * ELU(x, alpha) with the constants that make activations
+    self-normalising (Klambauer et al., 2017)."""
+
+    _int_input = "refuse"
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+    def forward(self, x):
+        self.x = x
+        return self.scale * F.elu(x, self.alpha)
+
+    def backward(self, grad_output):
+        x = self.x
+        return self.scale * np.where(
+            x > 0, grad_output, grad_output * self.alpha * np.exp(np.minimum(x, 0)))
+
+
+class Hardswish(Module):
+    """x * relu6(x + 3) / 6 (Howard et al., 2019, MobileNetV3); the gradient is
+    0 up to -3, x / 3 + 1/2 below 3, and 1 from 3 on, as torch."""
+
+    _int_input = "refuse"
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+    def forward(self, x):
+        self.x = x
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    def backward(self, grad_output):
+        x = self.x
+        slope = np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0))
+        return grad_output * slope
+
+
+class Mish(Module):
+    """x * tanh(softplus(x)) (Misra, 2019)."""
+
+    _int_input = "refuse"
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+
+    def forward(self, x):
+        self.x = x
+        self.t = np.tanh(F.softplus(x))
+        return x * self.t
+
+    def backward(self, grad_output):
+        # d/dx [x tanh(sp(x))] = tanh(sp) + x (1 - tanh^2(sp)) sigmoid(x)
+        t = self.t
+        return grad_output * (t + self.x * (1 - t * t) * F.sigmoid(self.x))
+
+
+class LogSigmoid(Module):
+    """log(sigmoid(x)) = -softplus(-x), stable for any x; gradient sigmoid(-x)."""
+
+    _int_input = "refuse"
+
+    def forward(self, x):
+        self.x = x
+        return -F.softplus(-x)
+
+    def backward(self, grad_output):
+        return grad_output * F.sigmoid(-self.x)

@@ -1,4 +1,4 @@
-"""``Sequential`` and ``Flatten``."""
+"""``Sequential``, ``ModuleList``, ``ModuleDict`` and ``Flatten``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,95 @@ class Sequential(Module):
         for module in reversed(self._modules.values()):
             grad_output = module.backward(grad_output)
         return grad_output
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent sees, as ``torch.nn.ModuleList``.
+
+    It has no forward: the parent's forward calls the modules, and its backward
+    calls their ``backward`` in reverse order. Children are named ``0, 1, ...``.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for module in modules or ():
+            self.append(module)
+
+    def append(self, module: Module) -> "ModuleList":
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: expected a dlbook.numpy.nn.Module, got "
+                            f"{type(module).__name__}")
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"ModuleList index {idx} is out of range for length {n}")
+        return list(self._modules.values())[idx]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        n = len(self)
+        if not -n <= idx < n:
+            raise IndexError(f"ModuleList index {idx} is out of range for length {n}")
+        setattr(self, str(idx % n), module)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward: call its modules in "
+                                  "your own forward (as with torch.nn.ModuleList)")
+
+
+class ModuleDict(Module):
+    """Modules by name, registered like attributes (``torch.nn.ModuleDict``)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for name, module in dict(modules or {}).items():
+            self[name] = module
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleDict: {name!r} is a {type(module).__name__}, not "
+                            f"a dlbook.numpy.nn.Module")
+        setattr(self, name, module)
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward: call its modules in "
+                                  "your own forward (as with torch.nn.ModuleDict)")
 
 
 class Flatten(Module):

@@ -14,7 +14,7 @@ from . import functional as F
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
 
 
 class _Loss(Module):
@@ -246,3 +246,108 @@ class BCEWithLogitsLoss(_Loss):
         if self.weight is not None:
             grad = grad * self.weight
         return grad * self._upstream(grad_output, x.shape, x.size, grad.dtype)
+
+
+class SmoothL1Loss(_Loss):
+    """Squared error below ``beta``, absolute error above (Girshick, 2015, Fast
+    R-CNN): 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = input - target.
+    Gradient: d / beta inside, sign(d) outside; beta = 0 is ``L1Loss``."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
+        self.beta = beta
+
+    def forward(self, input, target):
+        F._check_same_shape("SmoothL1Loss", input, target)
+        d = input - target
+        self.diff = d
+        a = np.abs(d)
+        if self.beta == 0:
+            return F._reduce(a, self.reduction, "SmoothL1Loss")
+        loss = np.where(a < self.beta, 0.5 * d * d / self.beta,
+                        a - 0.5 * self.beta)
+        return F._reduce(loss, self.reduction, "SmoothL1Loss")
+
+    def backward(self, grad_output=None):
+        d = self.diff
+        if self.beta == 0:
+            local = np.sign(d)
+        else:
+            local = np.where(np.abs(d) < self.beta, d / self.beta, np.sign(d))
+        return local * self._upstream(grad_output, d.shape, d.size, d.dtype)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}, beta={self.beta}"
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta) (Huber, 1964):
+    ``SmoothL1Loss`` times ``delta`` with beta = delta. Gradient: d inside,
+    delta * sign(d) outside."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
+        self.delta = delta
+
+    def forward(self, input, target):
+        F._check_same_shape("HuberLoss", input, target)
+        d = input - target
+        self.diff = d
+        a = np.abs(d)
+        loss = np.where(a < self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+        return F._reduce(loss, self.reduction, "HuberLoss")
+
+    def backward(self, grad_output=None):
+        d = self.diff
+        local = np.clip(d, -self.delta, self.delta)  # d inside, +-delta outside
+        return local * self._upstream(grad_output, d.shape, d.size, d.dtype)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}, delta={self.delta}"
+
+
+class KLDivLoss(_Loss):
+    """KL(target || model) with ``input`` the model's log-probabilities:
+    target * (log target - input), 0 where target = 0 (torch's xlogy).
+
+    ``log_target=True`` takes log-probabilities as target too. reduction
+    'batchmean' (sum / N) is the true KL divergence per sample; 'mean' averages
+    over every element, as torch (which warns that it is not the KL).
+    Gradient with respect to input: -target (times the reduction's factor).
+    """
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        if reduction not in ("mean", "batchmean", "sum", "none"):
+            raise ValueError(f"KLDivLoss: reduction must be 'mean', 'batchmean', "
+                             f"'sum' or 'none', got {reduction!r}")
+        super().__init__("sum" if reduction == "batchmean" else reduction)
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        F._check_same_shape("KLDivLoss", input, target)
+        if self.log_target:
+            p = np.exp(target)
+            loss = p * (target - input)
+        else:
+            p = np.asarray(target)
+            safe = np.where(p > 0, p, 1.0)
+            loss = np.where(p > 0, p * np.log(safe), 0.0) - p * input
+        self.p, self.n_batch = p, (np.shape(input)[0] if np.ndim(input) else 1)
+        if self.reduction == "batchmean":
+            return loss.sum() / self.n_batch
+        return F._reduce(loss, self.reduction, "KLDivLoss")
+
+    def backward(self, grad_output=None):
+        p = self.p
+        if self.reduction == "batchmean":
+            g = np.asarray(1.0 if grad_output is None else grad_output)
+            return -p * (float(g) / self.n_batch)
+        return -p * self._upstream(grad_output, p.shape, p.size, p.dtype)
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"

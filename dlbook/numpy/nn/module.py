@@ -132,8 +132,11 @@ class Module:
             # a forward is running: this attribute belongs to its saved context;
             # keep the old value in case the forward fails
             recording[name] = self.__dict__.get(name, _MISSING)
+        keep = (self._parameters if isinstance(value, Parameter)
+                else self._modules if isinstance(value, Module) else None)
         for store in (self._parameters, self._modules, self._buffers):
-            store.pop(name, None)
+            if store is not keep:  # replacing keeps its place (state_dict order)
+                store.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):

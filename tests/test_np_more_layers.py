@@ -1,0 +1,147 @@
+"""torch.nn features added to dlbook.numpy: containers, activations, losses,
+pooling, padding, RMSNorm. Each against torch.autograd in float64 (same weights
+via load_state_dict) and, where cheap, by finite differences."""
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from np_helpers import check_against_torch  # noqa: E402
+
+from dlbook.numpy import gradcheck, nn  # noqa: E402
+
+rng = np.random.default_rng(0)
+
+
+# ---- ModuleList / ModuleDict ---------------------------------------------------
+class NpStack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+        self.acts = nn.ModuleDict({"first": nn.Tanh(), "second": nn.GELU()})
+
+    def forward(self, x):
+        x = self.acts["first"](self.layers[0](x))
+        return self.acts["second"](self.layers[1](x))
+
+    def backward(self, g):
+        g = self.layers[1].backward(self.acts["second"].backward(g))
+        return self.layers[0].backward(self.acts["first"].backward(g))
+
+
+class TorchStack(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = torch.nn.ModuleList([torch.nn.Linear(4, 4),
+                                           torch.nn.Linear(4, 4)])
+        self.acts = torch.nn.ModuleDict({"first": torch.nn.Tanh(),
+                                         "second": torch.nn.GELU()})
+
+    def forward(self, x):
+        x = self.acts["first"](self.layers[0](x))
+        return self.acts["second"](self.layers[1](x))
+
+
+def test_modulelist_and_moduledict_register_like_torch():
+    np_m, t_m = NpStack(), TorchStack()
+    assert list(np_m.state_dict()) == list(t_m.state_dict())
+    check_against_torch(np_m, t_m, rng.standard_normal((3, 4)))
+
+
+def test_modulelist_api():
+    ml = nn.ModuleList([nn.Tanh()]).extend([nn.ReLU(), nn.Linear(2, 2)])
+    assert len(ml) == 3 and isinstance(ml[-1], nn.Linear)
+    assert [type(m).__name__ for m in ml] == ["Tanh", "ReLU", "Linear"]
+    ml[0] = nn.Sigmoid()
+    assert isinstance(ml[0], nn.Sigmoid) and len(ml[1:]) == 2
+    with pytest.raises(TypeError, match="ModuleList: expected a dlbook.numpy.nn"):
+        ml.append(torch.nn.Tanh())
+    with pytest.raises(IndexError):
+        ml[3]
+    with pytest.raises(NotImplementedError, match="ModuleList has no forward"):
+        ml(np.zeros(2))
+    md = nn.ModuleDict({"a": nn.Tanh()})
+    md["b"] = nn.ReLU()
+    assert list(md) == ["a", "b"] and "b" in md and len(md) == 2
+    with pytest.raises(TypeError, match="ModuleDict: 'c' is a int"):
+        md["c"] = 3
+
+
+# ---- activations ----------------------------------------------------------------
+ACTIVATIONS = [
+    (lambda: nn.ReLU6(), lambda: torch.nn.ReLU6()),
+    (lambda: nn.Softplus(), lambda: torch.nn.Softplus()),
+    (lambda: nn.Softplus(beta=2.0, threshold=3.0),
+     lambda: torch.nn.Softplus(beta=2.0, threshold=3.0)),
+    (lambda: nn.PReLU(), lambda: torch.nn.PReLU()),
+    (lambda: nn.PReLU(3, init=0.1), lambda: torch.nn.PReLU(3, init=0.1)),
+    (lambda: nn.SELU(), lambda: torch.nn.SELU()),
+    (lambda: nn.Hardswish(), lambda: torch.nn.Hardswish()),
+    (lambda: nn.Mish(), lambda: torch.nn.Mish()),
+    (lambda: nn.LogSigmoid(), lambda: torch.nn.LogSigmoid()),
+]
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=lambda m: type(m[0]()).__name__)
+@pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3)])
+def test_activations_match_torch(make, shape):
+    x = rng.standard_normal(shape) * 4  # reaches both sides of every kink
+    x.flat[:4] = [0.0, 6.0, -3.0, 3.0]  # the kinks: torch's one-sided choices
+    check_against_torch(make[0](), make[1](), x)
+
+
+@pytest.mark.parametrize("make", ACTIVATIONS, ids=lambda m: type(m[0]()).__name__)
+def test_activations_by_finite_differences(make):
+    x = rng.uniform(-5, 5, (3, 3))
+    x = x[np.all(np.abs(x[..., None] - [0.0, 6.0, -3.0, 3.0]) > 1e-2, axis=(1, 2))]
+    m = make[0]().double()
+    gradcheck(m, x)
+
+
+def test_prelu_checks_channels():
+    with pytest.raises(ValueError, match=r"PReLU.*expected input with 3 channels"):
+        nn.PReLU(3)(np.zeros((2, 4)))
+
+
+# ---- losses -----------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("make", [
+    (lambda r: nn.SmoothL1Loss(r), lambda r: torch.nn.SmoothL1Loss(reduction=r)),
+    (lambda r: nn.SmoothL1Loss(r, beta=0.5),
+     lambda r: torch.nn.SmoothL1Loss(reduction=r, beta=0.5)),
+    (lambda r: nn.SmoothL1Loss(r, beta=0.0),
+     lambda r: torch.nn.SmoothL1Loss(reduction=r, beta=0.0)),
+    (lambda r: nn.HuberLoss(r), lambda r: torch.nn.HuberLoss(reduction=r)),
+    (lambda r: nn.HuberLoss(r, delta=2.0),
+     lambda r: torch.nn.HuberLoss(reduction=r, delta=2.0)),
+], ids=["smoothl1", "smoothl1-beta", "smoothl1-0", "huber", "huber-delta"])
+def test_robust_regression_losses_match_torch(make, reduction):
+    x, y = rng.standard_normal((5, 3)) * 2, rng.standard_normal((5, 3))
+    check_against_torch(make[0](reduction), make[1](reduction), x, y,
+                        grad_inputs=[0])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kldiv_matches_torch(reduction, log_target):
+    logits = rng.standard_normal((4, 5))
+    logq = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    p = rng.dirichlet(np.ones(5), size=4)
+    p[0, 1] = 0.0  # a zero-probability target: 0 log 0 = 0
+    target = np.log(p + 1e-300) if log_target else p
+    check_against_torch(nn.KLDivLoss(reduction, log_target=log_target),
+                        torch.nn.KLDivLoss(reduction=reduction, log_target=log_target),
+                        logq, target, grad_inputs=[0])
+
+
+def test_new_losses_check_arguments():
+    with pytest.raises(ValueError, match="KLDivLoss: reduction"):
+        nn.KLDivLoss("average")
+    with pytest.raises(ValueError, match="HuberLoss: delta must be > 0"):
+        nn.HuberLoss(delta=0)
+    with pytest.raises(ValueError, match="same shape"):
+        nn.SmoothL1Loss()(np.zeros(3), np.zeros(4))
