@@ -145,3 +145,64 @@ def test_new_losses_check_arguments():
         nn.HuberLoss(delta=0)
     with pytest.raises(ValueError, match="same shape"):
         nn.SmoothL1Loss()(np.zeros(3), np.zeros(4))
+
+
+# ---- pooling ----------------------------------------------------------------------
+POOLS = [
+    (lambda: nn.MaxPool1d(3), lambda: torch.nn.MaxPool1d(3), (2, 3, 10)),
+    (lambda: nn.MaxPool1d(3, 2, 1), lambda: torch.nn.MaxPool1d(3, 2, 1), (3, 10)),
+    (lambda: nn.MaxPool1d(2, dilation=2), lambda: torch.nn.MaxPool1d(2, dilation=2),
+     (2, 3, 9)),
+    (lambda: nn.AvgPool1d(3, 2, 1), lambda: torch.nn.AvgPool1d(3, 2, 1), (2, 3, 10)),
+    (lambda: nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+     lambda: torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False), (2, 3, 10)),
+    (lambda: nn.AdaptiveAvgPool1d(4), lambda: torch.nn.AdaptiveAvgPool1d(4),
+     (2, 3, 10)),
+    (lambda: nn.AdaptiveMaxPool1d(3), lambda: torch.nn.AdaptiveMaxPool1d(3), (3, 7)),
+    (lambda: nn.AdaptiveAvgPool2d((3, 4)), lambda: torch.nn.AdaptiveAvgPool2d((3, 4)),
+     (2, 3, 7, 10)),
+    (lambda: nn.AdaptiveAvgPool2d((None, 2)),
+     lambda: torch.nn.AdaptiveAvgPool2d((None, 2)), (2, 3, 5, 7)),
+    (lambda: nn.AdaptiveAvgPool2d(1), lambda: torch.nn.AdaptiveAvgPool2d(1),
+     (3, 5, 5)),
+    (lambda: nn.AdaptiveMaxPool2d((2, 3)), lambda: torch.nn.AdaptiveMaxPool2d((2, 3)),
+     (2, 3, 5, 7)),
+    (lambda: nn.AdaptiveMaxPool2d((5, None)),
+     lambda: torch.nn.AdaptiveMaxPool2d((5, None)), (2, 2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("case", POOLS, ids=lambda c: repr(c[0]()) + str(c[2]))
+def test_pooling_matches_torch(case):
+    check_against_torch(case[0](), case[1](), rng.standard_normal(case[2]))
+
+
+def test_adaptive_pool_checks_arguments():
+    with pytest.raises(ValueError, match="AdaptiveAvgPool2d: output_size must be"):
+        nn.AdaptiveAvgPool2d(0)
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, C, L\)"):
+        nn.MaxPool1d(2)(np.zeros((1, 2, 3, 4)))
+
+
+# ---- padding ----------------------------------------------------------------------
+PADS = [
+    (lambda: nn.ZeroPad2d(2), lambda: torch.nn.ZeroPad2d(2)),
+    (lambda: nn.ZeroPad2d((1, 0, 2, 3)), lambda: torch.nn.ZeroPad2d((1, 0, 2, 3))),
+    (lambda: nn.ConstantPad2d((2, -1, 0, 1), 3.5),
+     lambda: torch.nn.ConstantPad2d((2, -1, 0, 1), 3.5)),
+    (lambda: nn.ReflectionPad2d(2), lambda: torch.nn.ReflectionPad2d(2)),
+    (lambda: nn.ReflectionPad2d((3, 1, 0, 2)),
+     lambda: torch.nn.ReflectionPad2d((3, 1, 0, 2))),
+]
+
+
+@pytest.mark.parametrize("case", PADS, ids=lambda c: repr(c[0]()))
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 4, 5)])
+def test_padding_matches_torch(case, shape):
+    check_against_torch(case[0](), case[1](), rng.standard_normal(shape))
+
+
+def test_reflection_pad_refuses_padding_as_large_as_the_input():
+    with pytest.raises(ValueError, match=r"ReflectionPad2d: padding \(4, 4, 4, 4\) "
+                                         r"must be smaller"):
+        nn.ReflectionPad2d(4)(np.zeros((1, 1, 4, 8)))

@@ -12,7 +12,9 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, LayerNorm)
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .padding import ConstantPad2d, ReflectionPad2d, ZeroPad2d
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 
 # sequence layers
 from .attention import MultiheadAttention

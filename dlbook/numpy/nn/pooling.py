@@ -1,4 +1,4 @@
-"""Pooling: ``MaxPool2d``, ``AvgPool2d`` (and ``AdaptiveAvgPool2d`` for (1, 1)).
+"""Pooling: ``MaxPool2d``, ``AvgPool2d``, adaptive pooling, and their 1-D versions.
 
 Shapes: x (N, C, H, W) or (C, H, W) -> (N, C, Ho, Wo), Ho = floor((H + 2 ph -
 dh (kh - 1) - 1) / sh) + 1. Windows come from an ``as_strided`` view of the
@@ -14,8 +14,9 @@ from numpy.lib.stride_tricks import as_strided
 from .conv import _pair
 from .module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "max_pool2d_naive",
-           "avg_pool2d_naive"]
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+           "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d",
+           "max_pool2d_naive", "avg_pool2d_naive"]
 
 
 def _windows(x_p, kernel, stride, dilation, out_hw):
@@ -152,36 +153,190 @@ class AvgPool2d(_Pool2d):
         return self._scatter(lambda i, j: share, self.padded_shape, g.dtype)
 
 
-class AdaptiveAvgPool2d(Module):
-    """Average to a fixed output size; implemented for the common (1, 1) (global
-    average pooling, as in ResNet) and for sizes that divide the input evenly."""
+def _adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """torch's adaptive windows: bin i covers [floor(i L / out), ceil((i+1) L / out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+class _AdaptivePool2d(Module):
+    """Pool (N, C, H, W) or (C, H, W) to a fixed ``output_size`` (oh, ow); None
+    keeps that input size. Windows may overlap and differ in size, as torch's;
+    forward and backward loop over the oh * ow output cells."""
 
     _int_input = "refuse"
 
     def __init__(self, output_size):
         super().__init__()
-        self.output_size = _pair(output_size, "output_size")
+        size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+            else tuple(output_size)
+        if len(size) != 2 or any(s is not None and (not isinstance(s, int) or s < 1)
+                                 for s in size):
+            raise ValueError(f"{type(self).__name__}: output_size must be a positive "
+                             f"int, None, or a pair of them, got {output_size!r}")
+        self.output_size = size
 
-    def forward(self, x):
-        if x.ndim != 4:
-            raise ValueError(f"{self!r}: expected input (N, C, H, W), got {x.shape}")
-        N, C, H, W = x.shape
-        oh, ow = self.output_size
-        if H % oh or W % ow:
-            raise NotImplementedError(f"{self!r}: output size must divide the input "
-                                      f"size {(H, W)}")
-        self.x_shape = x.shape
-        return x.reshape(N, C, oh, H // oh, ow, W // ow).mean(axis=(3, 5))
-
-    def backward(self, grad_output):
-        N, C, H, W = self.x_shape
-        oh, ow = self.output_size
-        bh, bw = H // oh, W // ow
-        g = grad_output[:, :, :, None, :, None] / (bh * bw)  # (N, C, oh, 1, ow, 1)
-        return np.broadcast_to(g, (N, C, oh, bh, ow, bw)).reshape(self.x_shape)
+    def _bins(self, x):
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{self!r}: expected input of shape (N, C, H, W) or "
+                             f"(C, H, W), got {x.shape}")
+        H, W = x.shape[-2:]
+        oh, ow = (H if o is None else o for o, H in zip(self.output_size, (H, W)))
+        return _adaptive_bins(H, oh), _adaptive_bins(W, ow)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """The mean of each adaptive window; (1, 1) is global average pooling (ResNet)."""
+
+    def forward(self, x):
+        rows, cols = self._bins(x)
+        self.x_shape = x.shape
+        self.bins = (rows, cols)
+        out = np.empty(x.shape[:-2] + (len(rows), len(cols)), dtype=x.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                out[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1))
+        return out
+
+    def backward(self, grad_output):
+        rows, cols = self.bins
+        dx = np.zeros(self.x_shape, dtype=grad_output.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                share = grad_output[..., i, j] / ((r1 - r0) * (c1 - c0))
+                dx[..., r0:r1, c0:c1] += share[..., None, None]  # windows may overlap
+        return dx
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """The maximum of each adaptive window; the gradient goes to its (first)
+    maximum. ``return_indices=True`` is not implemented."""
+
+    _int_input = "keep"
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        if return_indices:
+            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not "
+                                      "implemented")
+
+    def forward(self, x):
+        rows, cols = self._bins(x)
+        self.x_shape = x.shape
+        self.bins = (rows, cols)
+        lead = x.shape[:-2]
+        out = np.empty(lead + (len(rows), len(cols)), dtype=x.dtype)
+        self.arg = np.empty(lead + (len(rows), len(cols)), dtype=np.int64)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                win = x[..., r0:r1, c0:c1].reshape(lead + (-1,))  # (*, h*w)
+                self.arg[..., i, j] = win.argmax(axis=-1)
+                out[..., i, j] = win.max(axis=-1)
+        return out
+
+    def backward(self, grad_output):
+        rows, cols = self.bins
+        lead = self.x_shape[:-2]
+        dx = np.zeros(self.x_shape, dtype=grad_output.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                g = np.zeros(lead + ((r1 - r0) * (c1 - c0),), dtype=dx.dtype)
+                np.put_along_axis(g, self.arg[..., i, j, None],
+                                  grad_output[..., i, j, None], axis=-1)
+                dx[..., r0:r1, c0:c1] += g.reshape(lead + (r1 - r0, c1 - c0))
+        return dx
+
+
+# ---- 1-D versions: the 2-D layers on (N, C, 1, L) ----------------------------------
+def _single(value, name):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
+        value = value[0]
+    return value
+
+
+def _forward_1d(m, base, x):
+    """Run the 2-D ``base`` layer's forward on (N, C, 1, L); drop the unit axis."""
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{type(m).__name__}: expected input of shape (N, C, L) or "
+                         f"(C, L), got {x.shape}")
+    return base.forward(m, x[..., None, :])[..., 0, :]
+
+
+def _backward_1d(m, base, grad_output):
+    return base.backward(m, grad_output[..., None, :])[..., 0, :]
+
+
+class MaxPool1d(MaxPool2d):
+    """Max over windows of a sequence: (N, C, L) or (C, L) -> (N, C, Lo)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        k = _single(kernel_size, "kernel_size")
+        s = k if stride is None else _single(stride, "stride")
+        super().__init__((1, k), (1, s), (0, _single(padding, "padding")),
+                         (1, _single(dilation, "dilation")), return_indices, ceil_mode)
+
+    def forward(self, x):
+        return _forward_1d(self, MaxPool2d, x)
+
+    def backward(self, grad_output):
+        return _backward_1d(self, MaxPool2d, grad_output)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size[1]}, stride={self.stride[1]}, "
+                f"padding={self.padding[1]}")
+
+
+class AvgPool1d(AvgPool2d):
+    """Mean over windows of a sequence: (N, C, L) or (C, L) -> (N, C, Lo)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        k = _single(kernel_size, "kernel_size")
+        s = k if stride is None else _single(stride, "stride")
+        super().__init__((1, k), (1, s), (0, _single(padding, "padding")), ceil_mode,
+                         count_include_pad)
+
+    def forward(self, x):
+        return _forward_1d(self, AvgPool2d, x)
+
+    def backward(self, grad_output):
+        return _backward_1d(self, AvgPool2d, grad_output)
+    extra_repr = MaxPool1d.extra_repr
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Mean over ``output_size`` adaptive windows: (N, C, L) -> (N, C, output_size)."""
+
+    def __init__(self, output_size):
+        super().__init__((1, _single(output_size, "output_size")))
+
+    def forward(self, x):
+        return _forward_1d(self, AdaptiveAvgPool2d, x)
+
+    def backward(self, grad_output):
+        return _backward_1d(self, AdaptiveAvgPool2d, grad_output)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size[1]}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max over ``output_size`` adaptive windows: (N, C, L) -> (N, C, output_size)."""
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__((1, _single(output_size, "output_size")), return_indices)
+
+    def forward(self, x):
+        return _forward_1d(self, AdaptiveMaxPool2d, x)
+
+    def backward(self, grad_output):
+        return _backward_1d(self, AdaptiveMaxPool2d, grad_output)
+    extra_repr = AdaptiveAvgPool1d.extra_repr
 
 
 def _pool2d_naive(x, kernel_size, stride, padding, reduce, fill):
