@@ -27,14 +27,17 @@ __all__ = [
 
 # ---- activations --------------------------------------------------------------
 def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` elementwise."""
     return np.maximum(x, 0)
 
 
 def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
     return np.where(x > 0, x, x * negative_slope)
 
 
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """ELU: ``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (Clevert et al.)."""
     # expm1 is accurate near 0, and min(x, 0) keeps exp from overflowing
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
@@ -58,10 +61,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def silu(x: np.ndarray) -> np.ndarray:
+    """SiLU (swish): ``x * sigmoid(x)``."""
     return x * sigmoid(x)
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent elementwise."""
     return np.tanh(x)
 
 
@@ -82,11 +87,14 @@ def logsumexp(x: np.ndarray, dim=-1, keepdim: bool = False) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """Exponentials normalised to sum to one along ``dim`` (the maximum is
+    subtracted first, which changes nothing but keeps ``exp`` from overflowing)."""
     e = np.exp(x - np.max(x, axis=dim, keepdims=True))
     return e / np.sum(e, axis=dim, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
+    """``log(softmax(x))`` computed as ``x - logsumexp(x)``, stable for large logits."""
     return x - logsumexp(x, dim=dim, keepdim=True)
 
 
@@ -120,11 +128,13 @@ def _check_same_shape(name: str, input: np.ndarray, target: np.ndarray) -> None:
 
 
 def mse_loss(input, target, reduction: str = "mean"):
+    """Mean (or sum, or per-element) squared error, as torch's ``mse_loss``."""
     _check_same_shape("mse_loss", input, target)
     return _reduce((input - target) ** 2, reduction, "mse_loss")
 
 
 def l1_loss(input, target, reduction: str = "mean"):
+    """Mean (or sum, or per-element) absolute error, as torch's ``l1_loss``."""
     _check_same_shape("l1_loss", input, target)
     return _reduce(np.abs(input - target), reduction, "l1_loss")
 

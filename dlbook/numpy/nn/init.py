@@ -84,10 +84,12 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, rng=None):
+    """Fill ``tensor`` in place with draws from U(a, b); returns it."""
     return _fill(tensor, _sampler(rng).uniform(a, b, size=_array(tensor).shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, rng=None):
+    """Fill ``tensor`` in place with draws from N(mean, std**2); returns it."""
     return _fill(tensor, _sampler(rng).normal(mean, std, size=_array(tensor).shape))
 
 
@@ -104,18 +106,22 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, rng=None):
 
 
 def constant_(tensor, val: float):
+    """Fill ``tensor`` in place with ``val``; returns it."""
     return _fill(tensor, val)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` in place with ones; returns it."""
     return _fill(tensor, 1.0)
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` in place with zeros; returns it."""
     return _fill(tensor, 0.0)
 
 
 def eye_(tensor):
+    """Fill a 2-D ``tensor`` in place with the identity matrix; returns it."""
     arr = _array(tensor)
     if arr.ndim != 2:
         raise ValueError(f"eye_: needs a 2-D array, got shape {arr.shape}")

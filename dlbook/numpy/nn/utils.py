@@ -179,6 +179,7 @@ def weight_norm(module: Module, name: str = "weight", dim: int | None = 0) -> Mo
 
 
 def remove_weight_norm(module: Module, name: str = "weight") -> Module:
+    """Undo :func:`weight_norm`: fold g and v back into one plain weight."""
     fn = module.__dict__.get(f"_weight_norm_{name}")
     if fn is None:
         raise ValueError(f"remove_weight_norm: no weight_norm on {name!r}")
@@ -271,6 +272,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
 
 
 def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
+    """Undo :func:`spectral_norm`: keep the normalised weight as a plain one."""
     fn = module.__dict__.get(f"_spectral_norm_{name}")
     if fn is None:
         raise ValueError(f"remove_spectral_norm: no spectral_norm on {name!r}")

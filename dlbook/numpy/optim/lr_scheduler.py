@@ -16,6 +16,10 @@ __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "Lambd
 
 
 class LRScheduler:
+    """Base class of the learning-rate schedules, as
+    ``torch.optim.lr_scheduler.LRScheduler``: ``step()`` once per epoch (or per
+    batch, for schedules sized in batches) sets each group's ``lr``."""
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not "

@@ -19,6 +19,10 @@ __all__ = ["Optimizer"]
 
 
 class Optimizer:
+    """Base class of the optimisers, as ``torch.optim.Optimizer``: parameter
+    groups with their own hyperparameters, per-parameter ``state``,
+    ``zero_grad``, ``step``, ``state_dict`` and ``load_state_dict``."""
+
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
         self.state: dict[Parameter, dict] = {}

@@ -37,6 +37,7 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """A 1x1 convolution without bias (ResNet's projection and bottleneck)."""
     return nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)
 
 
