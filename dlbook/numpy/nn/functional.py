@@ -37,7 +37,7 @@ def leaky_relu(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
 
 
 def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    """ELU: ``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere (Clevert et al.)."""
+    """ELU: ``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     # expm1 is accurate near 0, and min(x, 0) keeps exp from overflowing
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
