@@ -489,3 +489,13 @@ def test_bf16_only_where_the_gpu_has_it(monkeypatch, capability, expected):
     assert T._amp_dtype(True, torch.device("cuda")) == expected
     assert T._amp_dtype("auto", torch.device("cpu")) is None
     assert T._amp_dtype(True, torch.device("cpu")) == torch.bfloat16
+
+
+def test_fp16_autocast_trains_with_loss_scaling_on_cpu(digits):
+    """The path an older GPU (a T4) takes: fp16 autocast and a GradScaler."""
+    Xtr, ytr, _, _ = digits
+    model = mlp()
+    h = T.fit(model, (Xtr[:512], ytr[:512]), epochs=4, lr=3e-3, amp="fp16",
+              progress=False, device="cpu", seed=0)
+    assert h["train_loss"][-1] < 0.8 * h["train_loss"][0]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
