@@ -206,3 +206,40 @@ def test_reflection_pad_refuses_padding_as_large_as_the_input():
     with pytest.raises(ValueError, match=r"ReflectionPad2d: padding \(4, 4, 4, 4\) "
                                          r"must be smaller"):
         nn.ReflectionPad2d(4)(np.zeros((1, 1, 4, 8)))
+
+
+# ---- RMSNorm ----------------------------------------------------------------------
+@pytest.mark.parametrize("args", [dict(normalized_shape=5),
+                                  dict(normalized_shape=(4, 5), eps=1e-3),
+                                  dict(normalized_shape=5, elementwise_affine=False)],
+                         ids=["last", "two-dims", "no-affine"])
+def test_rmsnorm_matches_torch(args):
+    t = torch.nn.RMSNorm(**args)
+    if t.weight is not None:
+        with torch.no_grad():
+            t.weight.uniform_(0.5, 1.5)  # not all ones: the weight's gradient shows
+    check_against_torch(nn.RMSNorm(**args), t, rng.standard_normal((3, 4, 5)))
+    gradcheck(nn.RMSNorm(**args).double(), rng.standard_normal((2, 4, 5)))
+
+
+def test_rmsnorm_used_twice_matches_torch():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.RMSNorm(4)
+
+        def forward(self, x):
+            return self.norm(2 * self.norm(x))
+
+        def backward(self, g):
+            return self.norm.backward(2 * self.norm.backward(g))
+
+    class TorchTwice(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = torch.nn.RMSNorm(4)
+
+        def forward(self, x):
+            return self.norm(2 * self.norm(x))
+
+    check_against_torch(Twice(), TorchTwice(), rng.standard_normal((3, 4)))

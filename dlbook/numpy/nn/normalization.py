@@ -275,6 +275,55 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
+class RMSNorm(Module):
+    """x / sqrt(mean(x^2) + eps) * weight over the last ``len(normalized_shape)``
+    dims (Zhang & Sennrich, 2019): LayerNorm without the mean and the bias.
+
+    ``eps=None`` uses the machine epsilon of the input's dtype, as torch.
+    Backward, with x_hat = x r and r = 1 / rms: dx = r (g_hat - x_hat
+    mean(g_hat x_hat)), g_hat = g * weight.
+    """
+
+    _int_input = "refuse"
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, *, dtype=np.float32):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = (Parameter(np.ones(self.normalized_shape, dtype=dtype))
+                       if elementwise_affine else None)
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(f"{self!r}: expected input of shape (*, "
+                             f"{', '.join(map(str, self.normalized_shape))}), got "
+                             f"shape {x.shape}")
+        axes = tuple(range(x.ndim - k, x.ndim))
+        eps = np.finfo(x.dtype).eps if self.eps is None else self.eps
+        r = 1.0 / np.sqrt(np.mean(x * x, axis=axes, keepdims=True) + eps)
+        x_hat = x * r
+        self.x_hat, self.r, self.axes = x_hat, r, axes
+        return x_hat if self.weight is None else x_hat * self.weight.data
+
+    def backward(self, grad_output):
+        x_hat, r, axes = self.x_hat, self.r, self.axes
+        g_hat = grad_output
+        if self.weight is not None:
+            lead = tuple(range(grad_output.ndim - len(axes)))
+            self.weight.grad += (grad_output * x_hat).sum(axis=lead)
+            g_hat = grad_output * self.weight.data
+        return r * (g_hat - x_hat * np.mean(g_hat * x_hat, axis=axes, keepdims=True))
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
 class GroupNorm(Module):
     """Splits C channels into ``num_groups`` groups; normalizes each sample's group
     over its channels and positions. ``x (N, C, *)`` -> same shape; weight and
