@@ -30,7 +30,8 @@ HANG = 300  # seconds: a run this long has hung (an honest one takes ~10 s)
 def torchrun(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     """Run the worker on 2 CPU processes; kill the whole launch if it hangs."""
     env = dict(os.environ, OMP_NUM_THREADS="1", DLBOOK_DIST_TIMEOUT=str(HANG),
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([str(ROOT),
+                                           os.environ.get("PYTHONPATH", "")]))
     env.pop("DLBOOK_SEED", None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node=2", str(WORKER), str(out), *args]

@@ -464,7 +464,8 @@ def test_no_widget_warning_in_a_notebook_without_ipywidgets(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+                        lambda name, *a: None if name == "ipywidgets"
+                        else real(name, *a))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # TqdmWarning: IProgress not found
         bar = T._progress_bar(3, True)

@@ -77,7 +77,8 @@ def test_flags_make_the_config():
 def test_two_ranks_with_accumulation_equal_one_process(tmp_path):
     """torchrun, 2 gloo ranks x 2 micro-batches = one process with the batch."""
     env = dict(os.environ, OMP_NUM_THREADS="1", DLBOOK_DIST_TIMEOUT="300",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+               PYTHONPATH=os.pathsep.join([str(ROOT),
+                                           os.environ.get("PYTHONPATH", "")]))
     flags = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "16",
              "--max-chars", "60000", "--batch-size", "6", "--max-steps", "3",
              "--eval-interval", "0", "--device", "cpu", "--warmup-steps", "2"]

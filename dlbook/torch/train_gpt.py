@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
