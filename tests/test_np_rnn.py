@@ -260,8 +260,6 @@ def test_bad_input_errors():
         m(np.zeros((T, N, I), dtype=np.int64))
     with pytest.raises(RuntimeError, match="backward called before forward"):
         nn.GRU(I, H).backward(np.zeros((T, N, H)))
-    with pytest.raises(NotImplementedError, match="bidirectional"):
-        nn.GRU(I, H, bidirectional=True)
     with pytest.raises(ValueError, match="nonlinearity"):
         nn.RNN(I, H, nonlinearity="sigmoid")
     m(np.zeros((T, N, I)))
@@ -270,3 +268,33 @@ def test_bad_input_errors():
         m.backward(np.zeros((T, N, H + 1)))
     with pytest.raises(ValueError, match=r"GRUCell: expected input of shape \(N, 5\)"):
         nn.GRUCell(I, H)(np.zeros((N, I + 2)))
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+@pytest.mark.parametrize("num_layers, batch_first, batched",
+                         [(1, False, True), (2, True, True), (2, False, False)])
+def test_bidirectional_matches_torch(cls, num_layers, batch_first, batched):
+    T, N, I, H = 5, 3, 4, 6
+    kw = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=True)
+    np_m = getattr(nn, cls)(I, H, **kw)
+    t_m = getattr(torch.nn, cls)(I, H, **kw)
+    assert list(np_m.state_dict()) == list(t_m.state_dict())
+    shape = ((N, T, I) if batch_first else (T, N, I)) if batched else (T, I)
+    x = np.random.default_rng(1).standard_normal(shape)
+    check_against_torch(np_m, t_m, x)
+    assert "bidirectional=True" in repr(np_m)
+
+
+def test_bidirectional_with_initial_state_matches_torch():
+    T, N, I, H = 4, 2, 3, 5
+    rng_ = np.random.default_rng(2)
+    x = rng_.standard_normal((T, N, I))
+    h0 = rng_.standard_normal((4, N, H))  # num_layers * 2 directions
+    c0 = rng_.standard_normal((4, N, H))
+    np_m = nn.LSTM(I, H, num_layers=2, bidirectional=True)
+    t_m = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True)
+    out, (h, c) = np_m(x, (h0, c0))
+    with pytest.raises(ValueError, match=r"num_layers \* num_directions"):
+        np_m(x, (h0[:2], c0[:2]))
+    check_against_torch(nn.GRU(I, H, num_layers=2, bidirectional=True),
+                        torch.nn.GRU(I, H, num_layers=2, bidirectional=True), x, h0)

@@ -338,11 +338,6 @@ class _RNNBase(Module):
                  dtype=np.float32, rng=None):
         super().__init__()
         name = type(self).__name__
-        if bidirectional:
-            raise NotImplementedError(
-                f"{name}: bidirectional=True is not implemented in dlbook.numpy; "
-                "run two layers, one on the reversed sequence, and concatenate"
-            )
         if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
             raise ValueError(
                 f"{name}: input_size, hidden_size and num_layers must be positive, "
@@ -352,22 +347,29 @@ class _RNNBase(Module):
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
-        self.dropout, self.bidirectional, self.rng = dropout, False, rng
+        self.dropout, self.bidirectional, self.rng = dropout, bool(bidirectional), rng
+        D = 2 if bidirectional else 1  # directions
         G, H, k = self._gates, hidden_size, 1.0 / np.sqrt(hidden_size)
         shapes = {"weight_ih": None, "weight_hh": (G * H, H), "bias_ih": (G * H,),
                   "bias_hh": (G * H,)}
         for layer in range(num_layers):
-            shapes["weight_ih"] = (G * H, input_size if layer == 0 else H)
+            shapes["weight_ih"] = (G * H, input_size if layer == 0 else D * H)
             # torch's registration order, so state_dict keys come out identical
-            for name, shape in shapes.items():
-                if bias or name.startswith("weight"):
-                    value = _uniform(shape, k, dtype, rng)
-                    setattr(self, f"{name}_l{layer}", value)
+            for key in self._keys(layer):
+                for name, shape in shapes.items():
+                    if bias or name.startswith("weight"):
+                        setattr(self, f"{name}_{key}", _uniform(shape, k, dtype, rng))
         self._cache = None
 
-    def _weights(self, layer):
-        """(W_ih, W_hh, b_ih, b_hh) Parameters of one layer (biases may be None)."""
-        get = lambda n: getattr(self, f"{n}_l{layer}", None)  # noqa: E731
+    def _keys(self, layer):
+        """Parameter-name suffixes of one layer: ``l0`` and, if bidirectional,
+        ``l0_reverse`` (the direction that reads the sequence backwards)."""
+        return [f"l{layer}"] + ([f"l{layer}_reverse"] if self.bidirectional else [])
+
+    def _weights(self, key):
+        """(W_ih, W_hh, b_ih, b_hh) Parameters of one layer and direction, ``key``
+        as ``l0`` or ``l0_reverse`` (biases may be None)."""
+        get = lambda n: getattr(self, f"{n}_{key}", None)  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
     # ---- shape checks -------------------------------------------------------
@@ -385,25 +387,29 @@ class _RNNBase(Module):
         return (x.transpose(1, 0, 2) if self.batch_first else x), True  # (T, N, I)
 
     def _check_state(self, s, what, N, batched, dtype):
-        L, H, name = self.num_layers, self.hidden_size, type(self).__name__
+        H, name = self.hidden_size, type(self).__name__
+        L = self.num_layers * (2 if self.bidirectional else 1)
         if s is None:
             return np.zeros((L, N, H), dtype=dtype)
         s = _as_float_array(s, name, what)
         want = (L, N, H) if batched else (L, H)
         if s.shape != want:
             raise ValueError(
-                f"{name}: expected {what} of shape (num_layers, N, hidden_size) = "
-                f"{want}, got {s.shape}"
+                f"{name}: expected {what} of shape (num_layers * num_directions, N, "
+                f"hidden_size) = {want}, got {s.shape}"
             )
-        return s if batched else s[:, None, :]  # (L, N, H)
+        return s if batched else s[:, None, :]  # (L*D, N, H)
 
     # ---- forward ------------------------------------------------------------
     def forward(self, input, hx=None):
         """input (T, N, I), or (N, T, I) with batch_first, or unbatched (T, I).
 
         Returns (output, h_n) for RNN and GRU, (output, (h_n, c_n)) for LSTM:
-        output (T, N, H) (batch_first: (N, T, H)) is the last layer's h at every
-        step; h_n and c_n (L, N, H) are every layer's final state.
+        output (T, N, D*H) (batch_first: (N, T, D*H)) is the last layer's h at
+        every step; h_n and c_n (L*D, N, H) are every layer's final state. D = 2
+        with ``bidirectional=True``: a second direction reads the sequence
+        backwards, its outputs concatenated after the forward ones, its states
+        at index 2 * layer + 1, as torch.
         """
         x, batched = self._check_input(input)  # (T, N, I)
         T, N, _ = x.shape
@@ -427,13 +433,18 @@ class _RNNBase(Module):
                 masks.append(mask)
             else:
                 masks.append(None)
-            c_init = None if c0 is None else c0[layer]
-            out, h_last, c_last, cache = self._layer_forward(layer, layer_in, h0[layer],
-                                                             c_init)
-            caches.append(cache)
-            h_n.append(h_last)
-            c_n.append(c_last)
-            layer_in = out
+            outs = []
+            for d, key in enumerate(self._keys(layer)):
+                i = layer * len(self._keys(layer)) + d  # torch's index in h_n
+                c_init = None if c0 is None else c0[i]
+                # the reverse direction runs the same loop on the time-reversed input
+                seq = layer_in if d == 0 else layer_in[::-1]
+                out, h_last, c_last, cache = self._layer_forward(key, seq, h0[i], c_init)
+                outs.append(out if d == 0 else out[::-1])
+                caches.append(cache)
+                h_n.append(h_last)
+                c_n.append(c_last)
+            layer_in = np.concatenate(outs, axis=-1) if len(outs) > 1 else outs[0]
         self._cache = (caches, masks, batched, (T, N))
 
         output = layer_in if batched else layer_in[:, 0]  # (T, N, H) or (T, H)
@@ -465,16 +476,17 @@ class _RNNBase(Module):
             else:
                 grad_h_n = g_state
         caches, masks, batched, (T, N) = self._cache
-        L, H = self.num_layers, self.hidden_size
+        D = 2 if self.bidirectional else 1
+        L, H = self.num_layers * D, self.hidden_size  # L counts directions here
         dtype = self.weight_ih_l0.data.dtype
         dtype = np.result_type(dtype, caches[0]["x"].dtype)
         if grad_output is None:
-            d_out = np.zeros((T, N, H), dtype=dtype)
+            d_out = np.zeros((T, N, D * H), dtype=dtype)
         else:
             if not batched:
-                plain = (T, H)
+                plain = (T, D * H)
             else:
-                plain = (N, T, H) if self.batch_first else (T, N, H)
+                plain = (N, T, D * H) if self.batch_first else (T, N, D * H)
             g = np.asarray(grad_output)
             if g.shape != plain:
                 raise ValueError(
@@ -484,7 +496,7 @@ class _RNNBase(Module):
             g = g.astype(dtype, copy=False)
             if batched and self.batch_first:
                 g = g.transpose(1, 0, 2)  # (T, N, H)
-            d_out = g.reshape(T, N, H)
+            d_out = g.reshape(T, N, D * H)
         state_plain = (L, N, H) if batched else (L, H)
         zeros = np.zeros((L, N, H), dtype=dtype)
         dh_n = zeros if grad_h_n is None else self._grad_in(
@@ -494,12 +506,19 @@ class _RNNBase(Module):
 
         grad_h0 = np.empty((L, N, H), dtype=dtype)
         grad_c0 = np.empty((L, N, H), dtype=dtype)
-        for layer in reversed(range(L)):
-            dx, dh0, dc0 = self._layer_backward(layer, caches[layer], d_out,
-                                                dh_n[layer], dc_n[layer])
-            grad_h0[layer] = dh0
-            if dc0 is not None:
-                grad_c0[layer] = dc0
+        for layer in reversed(range(self.num_layers)):
+            dx = 0
+            for d, key in enumerate(self._keys(layer)):
+                i = layer * D + d
+                g = d_out[..., d * H:(d + 1) * H]  # this direction's half
+                if d == 1:
+                    g = g[::-1]  # the reverse direction saw time backwards
+                dxd, dh0, dc0 = self._layer_backward(key, caches[i], g, dh_n[i],
+                                                     dc_n[i])
+                dx = dx + (dxd if d == 0 else dxd[::-1])
+                grad_h0[i] = dh0
+                if dc0 is not None:
+                    grad_c0[i] = dc0
             if masks[layer] is not None:
                 dx = dx * masks[layer]
             d_out = dx  # the layer below produced this layer's input
@@ -569,6 +588,8 @@ class _RNNBase(Module):
             s += ", batch_first=True"
         if self.dropout:
             s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
         return s
 
 
