@@ -24,12 +24,15 @@ from dlbook.torch import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed_worker.py"
-HANG = 300  # seconds: a run this long has hung (an honest one takes ~10 s)
+# A rank whose partner died would wait DIST_TIMEOUT seconds in its collective;
+# a launch still running after HANG (< DIST_TIMEOUT) seconds has hung. An honest
+# launch takes about 10 s on an idle 2-core machine.
+DIST_TIMEOUT, HANG = 600, 400
 
 
 def torchrun(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     """Run the worker on 2 CPU processes; kill the whole launch if it hangs."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", DLBOOK_DIST_TIMEOUT=str(HANG),
+    env = dict(os.environ, OMP_NUM_THREADS="1", DLBOOK_DIST_TIMEOUT=str(DIST_TIMEOUT),
                PYTHONPATH=os.pathsep.join([str(ROOT),
                                            os.environ.get("PYTHONPATH", "")]))
     env.pop("DLBOOK_SEED", None)
@@ -90,9 +93,8 @@ def test_only_rank_0_shows_progress_and_the_group_is_torn_down(two_ranks):
 
 
 def test_an_error_on_one_rank_stops_both_with_clear_errors(tmp_path):
-    run, seconds = torchrun(tmp_path, "fail")
+    run, _ = torchrun(tmp_path, "fail")  # fails the test if it hangs
     assert run.returncode != 0
-    assert seconds < HANG / 2  # stopped by the error, not by a timeout
     rank1 = (tmp_path / "stderr1").read_text()
     assert "ValueError: a data error on rank 1" in rank1
     assert "raised on rank 1 of 2" in rank1
