@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = ["History"]
 
 
@@ -42,34 +40,16 @@ class History:
         return out
 
     def plot(self, axes=None):
-        """Loss curves (and metric curves if any). Returns (fig, axes)."""
-        import matplotlib.pyplot as plt
+        """Loss curves, and metric curves if any, drawn by
+        :func:`dlbook.plot.plot_history`; a dotted line marks the best epoch
+        when early stopping ran. Returns (fig, axes)."""
+        from dlbook.plot import plot_history
 
-        metric_keys = [k for k in self.keys()
-                       if k not in ("epoch", "train_loss", "val_loss", "time", "lr")]
-        ncols = 2 if metric_keys else 1
-        if axes is None:
-            fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.5), squeeze=False)
-            axes = axes[0]
-        else:
-            axes = np.atleast_1d(axes)
-            fig = axes[0].figure
-        epochs = (self["epoch"] if "epoch" in self.keys()
-                  else list(range(1, len(self) + 1)))
-        for k in ("train_loss", "val_loss"):
-            if k in self.keys() and any(v is not None for v in self[k]):
-                axes[0].plot(epochs, self[k], marker="o", ms=3, label=k)
-        axes[0].set_xlabel("epoch")
-        axes[0].set_ylabel("loss")
-        axes[0].legend()
-        if metric_keys and len(axes) > 1:
-            for k in metric_keys:
-                axes[1].plot(epochs, self[k], marker="o", ms=3, label=k)
-            axes[1].set_xlabel("epoch")
-            axes[1].legend()
+        axes = plot_history(self, axes)
         if self.best_epoch is not None:
             for ax in axes:
                 ax.axvline(self.best_epoch, color="gray", ls=":", lw=1)
+        fig = axes[0].figure
         fig.tight_layout()
         return fig, axes
 
