@@ -185,3 +185,16 @@ def test_cross_entropy_with_class_probabilities(reduction, smoothing, weighted, 
                         torch.nn.CrossEntropyLoss(
                             weight=None if w is None else torch.tensor(w), **kw),
                         x, t, grad_inputs=(0,))
+
+
+def test_cross_entropy_agrees_with_its_naive_version():
+    # the plain idea, (softmax - onehot) / N, is what the full layer computes
+    from dlbook.numpy.nn.loss import cross_entropy_naive
+
+    z = rng.standard_normal((6, 4)) * 3
+    y = rng.integers(0, 4, 6)
+    ce = nn.CrossEntropyLoss()
+    loss = ce(z, y)
+    want_loss, want_grad = cross_entropy_naive(z, y)
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
+    np.testing.assert_allclose(ce.backward(), want_grad, rtol=1e-12, atol=1e-15)

@@ -13,7 +13,7 @@ import numpy as np
 from . import functional as F
 from .module import Module
 
-__all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+__all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "cross_entropy_naive", "NLLLoss", "BCELoss",
            "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
 
 
@@ -73,12 +73,28 @@ class L1Loss(_Loss):
         return np.sign(d) * self._upstream(grad_output, d.shape, d.size, d.dtype)
 
 
+def cross_entropy_naive(logits: np.ndarray, labels: np.ndarray):
+    """The idea of ``CrossEntropyLoss``, written plainly: logits (N, C), labels
+    (N,) -> (mean loss, dL/dlogits (N, C)). No weights, no ignore_index, no
+    smoothing; a test checks that ``CrossEntropyLoss`` agrees with it."""
+    N = logits.shape[0]
+    p = F.softmax(logits, dim=1)  # (N, C)
+    loss = -np.mean(np.log(p[np.arange(N), labels]))
+    onehot = np.eye(logits.shape[1], dtype=p.dtype)[labels]  # (N, C)
+    return loss, (p - onehot) / N
+
+
 class CrossEntropyLoss(_Loss):
     """Softmax + negative log-likelihood on logits (N, C, ...) or (C,) and class
-    indices (N, ...); ``weight`` (C,), ``ignore_index``, ``label_smoothing``.
+    indices (N, ...) or class probabilities (input's shape); ``weight`` (C,),
+    ``ignore_index``, ``label_smoothing``.
 
-    Gradient for a sample with label y and per-sample factor s:
-    s * ((1 - eps) w_y (p - onehot_y) + eps / C (sum(w) p - w)).
+    The gradient is (softmax(z) - onehot(y)) / N (see ``cross_entropy_naive``).
+    Every option only changes the target distribution q that replaces onehot(y)
+    and the divisor N: label smoothing mixes eps / C into q, ``weight`` scales
+    q, an ignored label makes q zero, and the weighted mean divides by the
+    summed weight of the kept labels instead of N. In general dL/dz = softmax *
+    sum(q) - q, which is softmax - q when q sums to one.
     """
 
     _int_input = "refuse"
@@ -100,21 +116,36 @@ class CrossEntropyLoss(_Loss):
             loss, (logp, q, lead) = F._soft_cross_entropy(
                 input, target, self.weight, self.reduction, self.label_smoothing,
                 "CrossEntropyLoss")
-            self.saved = ("probabilities", np.exp(logp), q, lead, np.shape(input))
-            return loss
-        parts = F._cross_entropy_parts(input, target, self.weight, self.ignore_index,
-                                       self.label_smoothing, "CrossEntropyLoss")
-        z, y, w_y, keep, logp, C, w, lead = parts
-        self.saved = ("indices", y, w_y, keep, np.exp(logp), w, lead, np.shape(input))
-        return F._cross_entropy_value(parts, np.ndim(input), self.reduction,
-                                      self.label_smoothing)
+            divisor = q.shape[0]  # 'mean' averages over samples
+        else:
+            parts = F._cross_entropy_parts(input, target, self.weight,
+                                           self.ignore_index, self.label_smoothing,
+                                           "CrossEntropyLoss")
+            _, y, w_y, keep, logp, C, w, lead = parts
+            eps = self.label_smoothing
+            q = np.zeros_like(logp)  # (M, C): the target distribution
+            np.put_along_axis(q, y[:, None], ((1 - eps) * w_y)[:, None], axis=1)
+            if eps > 0:
+                q += (eps / C) * keep[:, None] * w  # smoothing, not for ignored
+            divisor = w_y.sum()  # torch's weighted mean
+            loss = F._cross_entropy_value(parts, np.ndim(input), self.reduction, eps)
+        self.saved = (np.exp(logp), q, divisor, lead, np.shape(input))
+        return loss
 
-    def _per_sample(self, grad_output, lead, M):
-        """The upstream factor of each of the M per-sample losses, shape (M,)."""
+    def backward(self, grad_output=None):
+        p, q, divisor, lead, in_shape = self.saved  # p = softmax(z), (M, C)
+        grad = p * q.sum(axis=1, keepdims=True) - q  # p - onehot in the plain case
+        grad *= self._per_sample(grad_output, lead, divisor, p.dtype)[:, None]
+        return self._classes_back(grad, lead, in_shape)
+
+    def _per_sample(self, grad_output, lead, divisor, dtype):
+        """The factor of each per-sample loss, (M,): upstream / divisor."""
         if self.reduction == "none":
-            g = np.asarray(1.0 if grad_output is None else grad_output)
+            g = np.asarray(1.0 if grad_output is None else grad_output, dtype=dtype)
             return np.broadcast_to(g, lead).reshape(-1)
-        return np.full(M, self._upstream(grad_output, (), 1))
+        g = self._upstream(grad_output, (), 1)
+        M = int(np.prod(lead))
+        return np.full(M, g / divisor if self.reduction == "mean" else g, dtype=dtype)
 
     @staticmethod
     def _classes_back(grad, lead, in_shape):
@@ -123,29 +154,6 @@ class CrossEntropyLoss(_Loss):
             return grad.reshape(in_shape)
         grad = grad.reshape(lead + (grad.shape[-1],))  # (N, d1.., C)
         return np.ascontiguousarray(np.moveaxis(grad, -1, 1))  # (N, C, d1..)
-
-    def backward(self, grad_output=None):
-        if self.saved[0] == "probabilities":
-            # d/dz of -sum_c q_c log p_c is p * sum(q) - q
-            _, p, q, lead, in_shape = self.saved
-            s = self._per_sample(grad_output, lead, p.shape[0])
-            if self.reduction == "mean":
-                s = s / p.shape[0]
-            grad = (p * q.sum(axis=1, keepdims=True) - q) * s[:, None].astype(p.dtype)
-            return self._classes_back(grad, lead, in_shape)
-        _, y, w_y, keep, p, w, lead, in_shape = self.saved
-        M, C = p.shape
-        eps = self.label_smoothing
-        s = self._per_sample(grad_output, lead, M)
-        if self.reduction == "mean":
-            s = s / w_y.sum()
-        onehot = np.zeros_like(p)
-        np.put_along_axis(onehot, y[:, None], 1.0, axis=1)
-        grad = (1 - eps) * w_y[:, None] * (p - onehot)  # (M, C)
-        if eps > 0:
-            grad += (eps / C) * keep[:, None] * (w.sum() * p - w)
-        grad *= s[:, None]
-        return self._classes_back(grad, lead, in_shape)
 
     def extra_repr(self):
         return (f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
