@@ -190,22 +190,21 @@ def test_reused_inputs_accumulate():
 
 
 def test_shared_linear_in_two_places():
-    # one Linear used twice inside a module: its weight gradient is the sum of both
+    # one Linear used twice inside a module: each call saved its own input, so
+    # backward runs them last-in first-out and the weight gradient sums both
     class NpTwice(nn.Module):
         def __init__(self):
             super().__init__()
             self.lin = nn.Linear(4, 4)
 
         def forward(self, x):
-            self.x = x
             h = self.lin(x)
             self.h = h
             return self.lin(np.tanh(h))
 
         def backward(self, g):
-            g = self.lin.backward(g) * (1 - np.tanh(self.h) ** 2)
-            self.lin(self.x)  # restore the first call's input before its backward
-            return self.lin.backward(g)
+            g = self.lin.backward(g) * (1 - np.tanh(self.h) ** 2)  # second call
+            return self.lin.backward(g)  # first call
 
     class TorchTwice(torch.nn.Module):
         def __init__(self):

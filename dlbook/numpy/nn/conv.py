@@ -257,7 +257,7 @@ class Conv2d(Module):
         if self.bias is not None:
             self.bias.grad += g.sum(axis=(0, 2, 3))
         W2 = w4.reshape(G, O // G, K)  # (G, O/G, K)
-        dcols = (W2.transpose(0, 2, 1) @ g4).reshape(N, G * K, Ho * Wo)  # (N, C*kh*kw, L)
+        dcols = (W2.transpose(0, 2, 1) @ g4).reshape(N, G * K, Ho * Wo)  # (N, CK, L)
         dx_p = col2im(dcols, padded_shape, self.kernel_size, self.stride, self.dilation,
                       (Ho, Wo))
         (pt, pb), (pl, pr) = self._pads

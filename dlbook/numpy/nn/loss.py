@@ -13,8 +13,8 @@ import numpy as np
 from . import functional as F
 from .module import Module
 
-__all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "cross_entropy_naive", "NLLLoss", "BCELoss",
-           "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
+__all__ = ["MSELoss", "L1Loss", "CrossEntropyLoss", "cross_entropy_naive", "NLLLoss",
+           "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"]
 
 
 class _Loss(Module):
@@ -306,7 +306,8 @@ class HuberLoss(_Loss):
         d = input - target
         self.diff = d
         a = np.abs(d)
-        loss = np.where(a < self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+        loss = np.where(a < self.delta, 0.5 * d * d,
+                        self.delta * (a - 0.5 * self.delta))
         return F._reduce(loss, self.reduction, "HuberLoss")
 
     def backward(self, grad_output=None):

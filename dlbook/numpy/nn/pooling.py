@@ -154,7 +154,8 @@ class AvgPool2d(_Pool2d):
 
 
 def _adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
-    """torch's adaptive windows: bin i covers [floor(i L / out), ceil((i+1) L / out))."""
+    """torch's adaptive windows: bin i covers [floor(i L / out),
+    ceil((i + 1) L / out))."""
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
@@ -167,8 +168,8 @@ class _AdaptivePool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
-            else tuple(output_size)
+        pair = isinstance(output_size, (tuple, list))
+        size = tuple(output_size) if pair else (output_size, output_size)
         if len(size) != 2 or any(s is not None and (not isinstance(s, int) or s < 1)
                                  for s in size):
             raise ValueError(f"{type(self).__name__}: output_size must be a positive "

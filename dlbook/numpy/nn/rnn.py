@@ -439,7 +439,8 @@ class _RNNBase(Module):
                 c_init = None if c0 is None else c0[i]
                 # the reverse direction runs the same loop on the time-reversed input
                 seq = layer_in if d == 0 else layer_in[::-1]
-                out, h_last, c_last, cache = self._layer_forward(key, seq, h0[i], c_init)
+                out, h_last, c_last, cache = self._layer_forward(key, seq, h0[i],
+                                                                 c_init)
                 outs.append(out if d == 0 else out[::-1])
                 caches.append(cache)
                 h_n.append(h_last)
