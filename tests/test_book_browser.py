@@ -234,6 +234,7 @@ def test_one_search_bar_and_a_quiet_console(browser, server, width):
         page.on("pageerror", lambda e: logged.append(f"pageerror: {e}"))
         try:
             page.goto(f"{server}/{path}", wait_until="networkidle")
+            page.wait_for_selector(".search-button__button >> visible=true")
             shown = page.evaluate(
                 "Array.from(document.querySelectorAll("
                 "'.search-button-field, .search-button, form.bd-search'))"

@@ -15,8 +15,10 @@ wrongly (````Parameter````s).
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import inspect
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +70,8 @@ PAGES = (
     Page("data", "`dlbook.data`: data sets that work offline",
          "Bundled and generated data sets, the text corpus and tokenizers, and "
          "downloaders that verify a checksum and cache.",
-         ("dlbook.data", "dlbook.data.text", "dlbook.data.download",
-          "dlbook.data.cifar", "dlbook.data.text_download")),
+         ("dlbook.data", "dlbook.data.text", "dlbook.data.tokenizers",
+          "dlbook.data.download", "dlbook.data.cifar", "dlbook.data.text_download")),
     Page("utils", "`dlbook.utils`, `dlbook.plot` and `dlbook.claims`",
          "Seeding, counting and timing; the book's figure style and diagrams; "
          "tying the numbers in the prose to the run that measured them.",
@@ -83,18 +85,75 @@ def public_names(package: str) -> list[str]:
     # a package's __all__ is its interface; a plain module shows all it defines
     names = getattr(module, "__all__", None) if hasattr(module, "__path__") else None
     if names is None:
+        source = inspect.getsource(module)
         names = [
             n for n, obj in vars(module).items()
             if not n.startswith("_")
-            and (inspect.isclass(obj) or inspect.isfunction(obj))
-            and getattr(obj, "__module__", "").startswith(package)
+            and (
+                (inspect.isclass(obj) or inspect.isfunction(obj))
+                and getattr(obj, "__module__", "").startswith(package)
+                or n.isupper() and re.search(rf"^{n}\s*[:=]", source, re.M)
+            )
         ]
-    keep = []
-    for name in names:
-        obj = getattr(module, name)
-        if inspect.isclass(obj) or inspect.isfunction(obj):
-            keep.append(name)
-    return sorted(keep, key=lambda n: (not inspect.isclass(getattr(module, n)), n))
+    keep = [n for n in names if _kind(getattr(module, n), n) != "skip"]
+    return sorted(keep, key=lambda n: (_ORDER[_kind(getattr(module, n), n)], n))
+
+
+_ORDER = {"class": 0, "function": 1, "data": 2}
+
+
+def _kind(obj, name: str) -> str:
+    if inspect.isclass(obj):
+        return "class"
+    if inspect.isfunction(obj):
+        return "function"
+    if name.isupper() and name in constant_docs():
+        return "data"  # constants with a #: comment, such as SHAPE_CLASSES
+    return "skip"
+
+
+@functools.lru_cache(maxsize=1)
+def constant_docs() -> dict[str, str]:
+    """The ``#:`` comment of every upper-case constant defined in dlbook."""
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    import dlbook
+
+    docs = {}
+    for info in pkgutil.walk_packages(dlbook.__path__, "dlbook."):
+        if "._book" in info.name:
+            continue
+        found = ModuleAnalyzer.for_module(info.name).find_attr_docs()
+        for (scope, name), lines in found.items():
+            if scope == "" and name.isupper():
+                docs[name] = " ".join(line.strip() for line in lines).strip()
+    return docs
+
+
+def _data_lines(name: str, obj) -> list[str]:
+    value = repr(obj)
+    lines = [f".. py:data:: {name}"]
+    if len(value) <= 70:
+        lines.append(f"   :value: {value}")
+    return lines + ["", f"   {constant_docs()[name]}", ""]
+
+
+def own_documented_methods(cls: type) -> list[str]:
+    """Public methods and properties ``cls`` itself defines with a docstring.
+
+    Inherited ones (``forward``/``backward`` of every layer) are documented once,
+    on the base class, instead of as an empty entry under each subclass."""
+    found = []
+    for name, member in vars(cls).items():
+        if name.startswith("_"):
+            continue
+        target = member.fget if isinstance(member, property) else member
+        target = getattr(target, "__func__", target)  # classmethod, staticmethod
+        if callable(target) and (getattr(target, "__doc__", None) or "").strip():
+            found.append(name)
+    return found
 
 
 def _available(package: str) -> bool:
@@ -120,8 +179,14 @@ def page_text(page: Page, seen: set[int]) -> str:
                   f".. currentmodule:: {package}", ""]
         for name in names:
             obj = getattr(module, name)
-            if inspect.isclass(obj):
-                lines += [f".. autoclass:: {name}", "   :members:", ""]
+            if _kind(obj, name) == "data":
+                lines += _data_lines(name, obj)
+            elif inspect.isclass(obj):
+                lines += [f".. autoclass:: {name}"]
+                methods = own_documented_methods(obj)
+                if methods:
+                    lines += [f"   :members: {', '.join(methods)}"]
+                lines += [""]
             else:
                 lines += [f".. autofunction:: {name}", ""]
         lines += ["```", ""]
