@@ -108,7 +108,8 @@ class Spread:
         if len(self.values) < 2:
             return 0.0
         m = self.mean
-        return math.sqrt(sum((v - m) ** 2 for v in self.values) / (len(self.values) - 1))
+        n = len(self.values)
+        return math.sqrt(sum((v - m) ** 2 for v in self.values) / (n - 1))
 
     def __str__(self) -> str:
         return (

@@ -65,11 +65,8 @@ def _quotes(nb_path: Path):
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=_stem)
 def test_quoted_numbers_match_their_stored_run(nb_path):
-    prose = _normal(
-        "\n".join(
-            "".join(c["source"]) for c in _cells(nb_path) if c["cell_type"] == "markdown"
-        )
-    )
+    markdown = [c for c in _cells(nb_path) if c["cell_type"] == "markdown"]
+    prose = _normal("\n".join("".join(c["source"]) for c in markdown))
     for q in _quotes(nb_path):
         where = q.get("where")
         text = _normal((ROOT / where).read_text()) if where else prose

@@ -59,7 +59,8 @@ def test_the_cjk_font_covers_every_character_the_book_uses():
     assert len(used) > 100  # the book does give Chinese terms
     assert not missing, (
         f"the web font lacks {''.join(sorted(missing))}: rebuild it with "
-        "`python -m dlbook._book.cjk_font <NotoSansCJK-Regular.ttc>` (see its docstring)"
+        "`python -m dlbook._book.cjk_font <NotoSansCJK-Regular.ttc>` "
+        "(see its docstring)"
     )
 
 

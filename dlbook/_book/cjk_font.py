@@ -6,7 +6,8 @@ its own font, subset to the few hundred characters it uses (a few hundred KB
 instead of 16 MB). Regenerate it after adding Chinese text:
 
     apt-get download fonts-noto-cjk && dpkg-deb -x fonts-noto-cjk_*.deb /tmp/noto
-    python -m dlbook._book.cjk_font /tmp/noto/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+    python -m dlbook._book.cjk_font \
+        /tmp/noto/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 ``tests/test_publishing.py`` fails when the book uses a character the
 committed subset lacks.

@@ -6,7 +6,7 @@ else it does nothing. ``make setup-cells`` rewrites every notebook's first cell
 from :func:`setup_cell_source`; ``tests/test_book_structure.py`` fails when a
 notebook's cell differs.
 
-    python -m dlbook._book.setup_cells --check   # exit 1 and list the notebooks that differ
+    python -m dlbook._book.setup_cells           # list the notebooks that differ
     python -m dlbook._book.setup_cells --write   # rewrite them
 """
 
@@ -27,7 +27,8 @@ TAGS = ["hide-input", "remove-output"]
 def repository_url(config: Path = ROOT / "_config.yml") -> str:
     """``repository.url`` of the book's ``_config.yml`` (read without a YAML parser)."""
     text = config.read_text()
-    match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, re.M)
+    pattern = r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)"
+    match = re.search(pattern, text, re.M)
     if match is None:
         raise ValueError(f"{config}: no repository.url")
     return match.group(1).strip("'\"")
@@ -56,7 +57,9 @@ def setup_cell_source(url: str | None = None, version: str = __version__) -> str
 
 def notebooks(root: Path = ROOT) -> list[Path]:
     return sorted(
-        p for p in (root / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+        p
+        for p in (root / "book").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
     )
 
 
