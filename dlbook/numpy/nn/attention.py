@@ -86,7 +86,6 @@ class MultiheadAttention(Module):
         self.out_proj = Linear(E, E, bias=bias, dtype=dtype, rng=rng)
         if bias:
             init.zeros_(self.out_proj.bias)
-        self._cache = None
 
     # ---- input checks ---------------------------------------------------------
     def _check_inputs(self, query, key, value):
@@ -214,9 +213,14 @@ class MultiheadAttention(Module):
         ctx = attn_d @ v  # (N, h, L, d)
         ctx = ctx.transpose(0, 2, 1, 3).reshape(N, L, E)  # (N, L, E): heads concat
         out = self.out_proj(ctx)  # (N, L, E)
-        w_kind = None if not need_weights else ("mean" if average_attn_weights
-                                                 else "per_head")
-        self._cache = (q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched, w_kind)
+        # what backward needs (saved per call by Module): the inputs, batch first,
+        # for the projection weights' gradients; the per-head q, k, v and the
+        # attention weights for the attention itself; the dropout mask
+        self.inputs = (q_in, k_in, v_in)
+        self.q, self.k, self.v, self.attn, self.drop = q, k, v, attn, drop
+        self.batched = batched
+        self.w_kind = None if not need_weights else ("mean" if average_attn_weights
+                                                      else "per_head")
 
         if not batched:
             out = out[0]  # (L, E)
@@ -236,11 +240,12 @@ class MultiheadAttention(Module):
         weights. A pair ``(grad_output, grad_attn_weights)``, mirroring the
         forward's return value, is accepted as the first argument too.
         """
-        if self._cache is None:
-            raise RuntimeError("MultiheadAttention: call forward before backward")
         if isinstance(grad_output, tuple):
             grad_output, grad_attn_weights = grad_output
-        q_in, k_in, v_in, q, k, v, attn, attn_d, drop, batched, w_kind = self._cache
+        q_in, k_in, v_in = self.inputs
+        q, k, v, attn, drop = self.q, self.k, self.v, self.attn, self.drop
+        attn_d = attn if drop is None else attn * drop  # the weights that met V
+        batched, w_kind = self.batched, self.w_kind
         N, L, E = q_in.shape
         S, h, d = k_in.shape[1], self.num_heads, self.head_dim
         g = np.asarray(grad_output)
