@@ -8,7 +8,8 @@ from .container import Flatten, ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
-                   KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+                   KLDivLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
+                   cross_entropy_naive)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
                             InstanceNorm2d, LayerNorm, RMSNorm)

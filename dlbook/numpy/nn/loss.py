@@ -258,7 +258,8 @@ class BCEWithLogitsLoss(_Loss):
 
 class SmoothL1Loss(_Loss):
     """Squared error below ``beta``, absolute error above (Girshick, 2015, Fast
-    R-CNN): 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta, d = input - target.
+    R-CNN): ``0.5 d^2 / beta if abs(d) < beta else abs(d) - 0.5 beta``, with
+    d = input - target.
     Gradient: d / beta inside, sign(d) outside; beta = 0 is ``L1Loss``."""
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0):
@@ -291,7 +292,7 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """0.5 d^2 if |d| <= delta else delta (|d| - 0.5 delta) (Huber, 1964):
+    """``0.5 d^2 if abs(d) < delta else delta (abs(d) - 0.5 delta)`` (Huber, 1964):
     ``SmoothL1Loss`` times ``delta`` with beta = delta. Gradient: d inside,
     delta * sign(d) outside."""
 
