@@ -155,8 +155,8 @@ def gradcheck(fn, *inputs, backward=None, eps: float = 1e-6, atol: float = 1e-5,
         numeric = numerical_gradient(f, x, eps)
         diff = np.abs(analytic - numeric)
         denom = np.maximum(np.abs(analytic) + np.abs(numeric), 1e-300)
-        rel = diff / denom
-        rel[diff == 0] = 0.0
+        rel = np.atleast_1d(diff / denom)  # 0-d parameters too
+        rel[np.atleast_1d(diff) == 0] = 0.0
         ok = bool(np.all(diff <= atol + rtol * np.abs(numeric)))
         result.rows.append((name, float(diff.max(initial=0)),
                             float(rel.max(initial=0)), ok))
