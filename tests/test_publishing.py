@@ -191,9 +191,14 @@ def test_every_api_entry_has_a_docstring_that_renders():
     from dlbook._book import api_pages
 
     # ``Parameter``s renders raw; |d| outside a literal is an RST substitution
-    bad_markup = re.compile(
-        r"``[^`\s][^`]*``[A-Za-z0-9]" r"|(?<![`|])\|[A-Za-z]\w*\|(?![`|])"
-    )
+    raw_literal = re.compile(r"(?:^|(?<=[\s(\[{]))``[^`\s][^`\n]*?``[A-Za-z0-9]", re.M)
+    literal = re.compile(r"``[^`\n]+?``")
+    substitution = re.compile(r"(?<![`|])\|[A-Za-z]\w*\|(?![`|])")
+
+    def bad_markup(doc: str) -> bool:
+        plain = literal.sub("", doc)
+        return bool(raw_literal.search(doc) or substitution.search(plain))
+
     empty, glitches = [], []
     for name, obj in api_pages.documented().items():
         if not (inspect.isclass(obj) or inspect.isfunction(obj)):
@@ -209,7 +214,7 @@ def test_every_api_entry_has_a_docstring_that_renders():
             doc = inspect.getdoc(target) or ""
             if not doc.strip():
                 empty.append(entry)
-            if bad_markup.search(doc):
+            if bad_markup(doc):
                 glitches.append(entry)
     assert not empty, f"API entries without a docstring: {empty}"
     assert not glitches, f"inline literal followed by a letter renders raw: {glitches}"

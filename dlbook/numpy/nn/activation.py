@@ -33,6 +33,9 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """``x`` where positive, ``negative_slope * x`` elsewhere: a dead unit still
+    gets a small gradient."""
+
     _int_input = "refuse"
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
@@ -105,6 +108,8 @@ class GELU(Module):
 
 
 class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``; backward uses the saved output: ``y * (1 - y)``."""
+
     _int_input = "float"
 
     def forward(self, x):
@@ -116,6 +121,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """Hyperbolic tangent; backward uses the saved output: ``1 - y**2``."""
+
     _int_input = "float"
 
     def forward(self, x):

@@ -60,8 +60,8 @@ class Parameter:
 class Module:
     """Base class of every NumPy layer; subclasses define forward and backward.
 
-    Subclasses call ``super().__init__()`` first, then assign ``Parameter``s,
-    child ``Module``s and buffers (``self.register_buffer(name, array)``).
+    Subclasses call ``super().__init__()`` first, then assign parameters
+    (:class:`Parameter`), child modules and buffers (``self.register_buffer(name, array)``).
 
     **One saved context per forward call.** A forward keeps what its backward
     needs as plain attributes (``self.x = x``), the way one writes it by hand.
