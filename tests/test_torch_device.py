@@ -244,7 +244,9 @@ def test_multihead_attention_on_meta(batch_first, extras):
     mask = torch.zeros(5, 7, dtype=torch.bool, device=META)
     y, w = mha(q, k, v, key_padding_mask=kpm, attn_mask=mask)
     assert _on_meta((y, w))
-    y, w = mha(q, q, q, is_causal=True) if not extras.get("kdim") else (y, w)
+    causal = torch.ones(5, 5, dtype=torch.bool, device=META).triu(1)
+    y, w = (mha(q, q, q, attn_mask=causal, is_causal=True) if not extras.get("kdim")
+            else (y, w))  # as in torch, is_causal is a hint that needs the mask
     assert _on_meta((y, w))
     y, w = mha(q[:, 0] if batch_first else q[0], k[:, 0] if batch_first else k[0],
                v[:, 0] if batch_first else v[0])  # unbatched
@@ -379,10 +381,14 @@ def test_attention_under_bf16_autocast(causal):
     mha = dnn.MultiheadAttention(8, 2, batch_first=True)
     kpm = torch.zeros(3, 5, dtype=torch.bool)
     kpm[:, -1] = True
+    # as in torch, is_causal is a hint that comes with the mask it describes
+    mask = torch.ones(5, 5, dtype=torch.bool).triu(1) if causal else None
     with _autocast():
-        y, w = mha(q[0], k[0], v[0], key_padding_mask=kpm, is_causal=causal)
+        y, w = mha(q[0], k[0], v[0], key_padding_mask=kpm, attn_mask=mask,
+                   is_causal=causal)
     assert y.dtype == BF16 and _finite(y) and _finite(w)
-    y_ref, _ = mha(q[0], k[0], v[0], key_padding_mask=kpm, is_causal=causal)
+    y_ref, _ = mha(q[0], k[0], v[0], key_padding_mask=kpm, attn_mask=mask,
+                   is_causal=causal)
     torch.testing.assert_close(y.float(), y_ref, atol=0.05, rtol=0.05)
 
 
