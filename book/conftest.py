@@ -1,15 +1,23 @@
-"""pytest hooks for the notebooks: report how long each one takes to execute.
+"""pytest hooks for the notebooks: figures checked, execution times reported.
 
-nbval runs every code cell as a test item; here the cells' durations are added
-up per notebook and printed at the end of the run, with the budget beside them.
+* The kernels nbval starts inherit ``DLBOOK_STRICT_FIGURES=1``, so a figure
+  whose text labels overlap fails its cell (see ``dlbook.plot.use_style``).
+* nbval runs every code cell as a test item; here the cells' durations are
+  added up per notebook and printed at the end of the run, with the budget
+  beside them.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 BUDGET_S = 60.0  # per notebook on a 2-core CPU (DESIGN.md)
 _durations: dict[str, float] = defaultdict(float)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("DLBOOK_STRICT_FIGURES", "1")
 
 
 def pytest_runtest_logreport(report):
