@@ -16,8 +16,19 @@ BUDGET_S = 60.0  # per notebook on a 2-core CPU (DESIGN.md)
 _durations: dict[str, float] = defaultdict(float)
 
 
-def pytest_configure(config):
-    os.environ.setdefault("DLBOOK_STRICT_FIGURES", "1")
+_STRICT = "DLBOOK_STRICT_FIGURES"
+_outer_strict = os.environ.get(_STRICT)
+
+
+def pytest_runtest_setup(item):
+    # before nbval starts a notebook's kernel (in the first cell's setup); the
+    # unit tests in tests/ keep whatever the caller set
+    if str(item.fspath).endswith(".ipynb"):
+        os.environ[_STRICT] = _outer_strict or "1"
+    elif _outer_strict is None:
+        os.environ.pop(_STRICT, None)
+    else:
+        os.environ[_STRICT] = _outer_strict
 
 
 def pytest_runtest_logreport(report):

@@ -10,7 +10,8 @@ from dlbook import plot  # noqa: E402
 
 
 @pytest.fixture
-def styled():
+def styled(monkeypatch):
+    monkeypatch.delenv("DLBOOK_STRICT_FIGURES", raising=False)  # a reader's default
     with matplotlib.rc_context():
         plot.use_style()
         yield
