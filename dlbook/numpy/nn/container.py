@@ -9,6 +9,13 @@ import numpy as np
 from .module import Module
 
 
+def _checked_index(kind: str, idx: int, n: int) -> int:
+    """``idx`` as a position in ``range(n)``, torch's IndexError otherwise."""
+    if not -n <= idx < n:
+        raise IndexError(f"{kind} index {idx} is out of range for length {n}")
+    return idx % n
+
+
 class Sequential(Module):
     """Chains modules: forward runs them in order, backward in reverse.
 
@@ -46,10 +53,8 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"Sequential index {idx} is out of range for length {n}")
-        return list(self._modules.values())[idx]
+        i = _checked_index("Sequential", idx, len(self))
+        return list(self._modules.values())[i]
 
     def forward(self, x):
         for module in self._modules.values():
@@ -95,16 +100,11 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"ModuleList index {idx} is out of range for length {n}")
-        return list(self._modules.values())[idx]
+        i = _checked_index("ModuleList", idx, len(self))
+        return list(self._modules.values())[i]
 
     def __setitem__(self, idx: int, module: Module) -> None:
-        n = len(self)
-        if not -n <= idx < n:
-            raise IndexError(f"ModuleList index {idx} is out of range for length {n}")
-        setattr(self, str(idx % n), module)
+        setattr(self, str(_checked_index("ModuleList", idx, len(self))), module)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward: call its modules in "
