@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.axes
+import matplotlib.axis
+import matplotlib.spines
 import matplotlib.text
 import numpy as np
 
@@ -80,14 +83,32 @@ def _hidden_tick_labels(fig) -> set[int]:
     return hidden
 
 
+def _drawn_artists(artist):
+    """``artist`` and its descendants that matplotlib will draw.
+
+    A hidden parent hides its children, and an Axes switched off with
+    ``set_axis_off()`` draws neither its axes (ticks, tick labels, axis labels)
+    nor its spines, although those stay "visible" one by one.
+    """
+    if not artist.get_visible():
+        return
+    yield artist
+    children = artist.get_children()
+    if isinstance(artist, mpl.axes.Axes) and not artist.axison:
+        children = [c for c in children
+                    if not isinstance(c, (mpl.axis.Axis, mpl.spines.Spine))]
+    for child in children:
+        yield from _drawn_artists(child)
+
+
 def _visible_texts(fig) -> list:
     try:
         hidden = _hidden_tick_labels(fig)
     except AttributeError:  # private matplotlib API moved: check every label
         hidden = set()
     return [
-        t for t in fig.findobj(mpl.text.Text)
-        if t.get_visible() and t.get_text().strip() and id(t) not in hidden
+        t for t in _drawn_artists(fig)
+        if isinstance(t, mpl.text.Text) and t.get_text().strip() and id(t) not in hidden
     ]
 
 

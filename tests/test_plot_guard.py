@@ -51,3 +51,31 @@ def test_strict_mode_raises_on_draw(styled, monkeypatch, tmp_path):
         fig.savefig(tmp_path / "f.png")
     monkeypatch.setenv("DLBOOK_STRICT_FIGURES", "")
     fig.savefig(tmp_path / "f.png")  # a reader's run is never interrupted
+
+
+def test_labels_of_an_axes_switched_off_are_not_drawn_so_do_not_count(styled):
+    # set_axis_off() keeps each tick label "visible" but draws none of them;
+    # a figure legend placed where they would be is fine.
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+    for ax in axes:
+        ax.imshow([[0, 1], [1, 0]])
+        ax.set_axis_off()
+    fig.text(0.25, 0.08, "a label where the tick labels would be", fontsize=12)
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) == []
+    axes[0].set_axis_on()  # now the tick labels are drawn under the label
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) != []
+
+
+def test_texts_inside_a_hidden_legend_do_not_count(styled):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], label="first")
+    ax.plot([1, 0], label="second")
+    ax.text(0.5, 0.5, "over the legend", transform=ax.transAxes, ha="center")
+    legend = ax.legend(loc="center")
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) != []
+    legend.set_visible(False)
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) == []
