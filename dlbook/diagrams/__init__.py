@@ -1,0 +1,20 @@
+"""Conceptual diagrams of the book, drawn from code in one visual language.
+
+:mod:`dlbook.diagrams._canvas` defines the vocabulary (tensor, layer,
+operation and loss nodes; arrows labelled with tensor shapes). Each chapter's
+diagrams live in a module of their own and are re-exported here, so a page
+calls, for example, ``diagrams.residual_block()`` and gets a Figure.
+"""
+
+from dlbook.diagrams._canvas import (  # noqa: F401
+    KINDS,
+    Node,
+    arrow,
+    box,
+    canvas,
+    group,
+    label,
+    legend,
+    op,
+    path,
+)
