@@ -10,7 +10,14 @@ from .cache import cache_dir
 from .cifar import CIFAR10_CLASSES, load_cifar10
 from .download import ChecksumError, DownloadError, download
 from .idx import load_fashion_mnist, load_mnist, read_idx
-from .shapes import SHAPE_CLASSES, ShapesDataset, make_shape_images, make_shapes
+from .shapes import (
+    SHAPE_BACKGROUND_COLOR,
+    SHAPE_CLASS_COLORS,
+    SHAPE_CLASSES,
+    ShapesDataset,
+    make_shape_images,
+    make_shapes,
+)
 from .tabular import load_digits, load_mnist1d
 from .text import (
     SNIPPET_MODULES,
@@ -44,6 +51,8 @@ __all__ = [
     "CIFAR10_CLASSES",
     "load_digits",
     "load_mnist1d",
+    "SHAPE_BACKGROUND_COLOR",
+    "SHAPE_CLASS_COLORS",
     "SHAPE_CLASSES",
     "ShapesDataset",
     "make_shapes",

@@ -38,6 +38,13 @@ import numpy as np
 #: Class names, in the order of their indices.
 SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle")
 
+#: One colour per class in every figure of the book (Okabe-Ito, colour-blind safe):
+#: circle sky blue, square orange, triangle reddish purple. Index ``c`` is the
+#: colour of class ``c``; masks add :data:`SHAPE_BACKGROUND_COLOR` for label 0.
+SHAPE_CLASS_COLORS: tuple[str, ...] = ("#56B4E9", "#E69F00", "#CC79A7")
+#: The colour of background pixels in a semantic mask (a light grey).
+SHAPE_BACKGROUND_COLOR: str = "#EEEEEE"
+
 _MIN_VISIBLE = 0.5  # every object keeps at least this fraction of its area visible
 _MIN_PIXELS = 12  # and at least this many visible pixels
 _MIN_CONTRAST = 0.3  # mean |RGB difference| between an object and the background
