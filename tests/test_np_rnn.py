@@ -292,9 +292,65 @@ def test_bidirectional_with_initial_state_matches_torch():
     h0 = rng_.standard_normal((4, N, H))  # num_layers * 2 directions
     c0 = rng_.standard_normal((4, N, H))
     np_m = nn.LSTM(I, H, num_layers=2, bidirectional=True)
-    t_m = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True)
     out, (h, c) = np_m(x, (h0, c0))
     with pytest.raises(ValueError, match=r"num_layers \* num_directions"):
         np_m(x, (h0[:2], c0[:2]))
     check_against_torch(nn.GRU(I, H, num_layers=2, bidirectional=True),
                         torch.nn.GRU(I, H, num_layers=2, bidirectional=True), x, h0)
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first, batched",
+                         [(1, False, False, True), (2, False, True, True),
+                          (1, True, False, True), (2, True, True, True),
+                          (2, True, False, False), (1, False, False, False)])
+def test_lstm_proj_size_matches_torch(num_layers, bidirectional, batch_first, batched):
+    """proj_size: torch's weight_hr_l{k} (P, H), h and output with P features,
+    c with H; outputs, h_n, c_n and every gradient equal in float64."""
+    T, N, I, H, P = 5, 3, 4, 6, 2
+    kw = dict(num_layers=num_layers, batch_first=batch_first,
+              bidirectional=bidirectional, proj_size=P)
+    np_m, t_m = nn.LSTM(I, H, **kw), torch.nn.LSTM(I, H, **kw)
+    assert [(k, v.shape) for k, v in np_m.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in t_m.state_dict().items()]
+    shape = ((N, T, I) if batch_first else (T, N, I)) if batched else (T, I)
+    x = np.random.default_rng(4).standard_normal(shape)
+    res = check_against_torch(np_m, t_m, x)
+    D = 2 if bidirectional else 1
+    out, (h_n, c_n) = res["output"]
+    assert out.shape[-1] == D * P and h_n.shape[-1] == P and c_n.shape[-1] == H
+    assert f"proj_size={P}" in repr(np_m)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_lstm_proj_size_initial_state_gradients(batched):
+    T, N, I, H, P, L = 4, 2, 3, 5, 3, 4  # 2 layers x 2 directions
+    rng_ = np.random.default_rng(5)
+    t = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).double()
+    m = nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).double()
+    m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    lead = (N,) if batched else ()
+    x = rng_.standard_normal((T, *lead, I))
+    h0, c0 = rng_.standard_normal((L, *lead, P)), rng_.standard_normal((L, *lead, H))
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    out_t, (hn_t, cn_t) = t(xt, (h0t, c0t))
+    out, (hn, cn) = m(x, (h0, c0))
+    for got, want, what in ((out, out_t, "output"), (hn, hn_t, "h_n"), (cn, cn_t, "c_n")):
+        assert_close(got, want, what)
+    g, gh, gc = (rng_.standard_normal(a.shape) for a in (out, hn, cn))
+    ((out_t * torch.tensor(g)).sum() + (hn_t * torch.tensor(gh)).sum()
+     + (cn_t * torch.tensor(gc)).sum()).backward()
+    assert_close(m.backward(g, grad_h_n=gh, grad_c_n=gc), xt.grad, "grad of input")
+    assert_close(m.grad_h0, h0t.grad, "grad of h0")
+    assert_close(m.grad_c0, c0t.grad, "grad of c0")
+    assert_param_grads(m, t)
+
+
+def test_lstm_proj_size_errors():
+    with pytest.raises(ValueError, match=r"LSTM: proj_size must be in \[0, hidden_size\)"):
+        nn.LSTM(3, 4, proj_size=4)
+    m = nn.LSTM(3, 4, proj_size=2)
+    x = np.zeros((5, 2, 3))
+    with pytest.raises(ValueError, match=r"expected h0 of shape .*proj_size\) = \(1, 2, 2\)"):
+        m(x, (np.zeros((1, 2, 4)), np.zeros((1, 2, 4))))
+    with pytest.raises(ValueError, match=r"expected c0 of shape .*hidden_size\) = \(1, 2, 4\)"):
+        m(x, (np.zeros((1, 2, 2)), np.zeros((1, 2, 2))))

@@ -8,7 +8,9 @@ hand: forward keeps every time step's gates, backward walks the steps in reverse
 
 Letters used in shape comments:
     T time steps, N batch, I input features (``input_size``), H ``hidden_size``,
-    L ``num_layers``, G number of gate blocks (RNN 1, GRU 3, LSTM 4).
+    L ``num_layers``, G number of gate blocks (RNN 1, GRU 3, LSTM 4), D number of
+    directions (2 if ``bidirectional``), P the size of h: H, or an LSTM's
+    ``proj_size`` when it is set.
 
 Each step function below takes ``gi = x_t W_ih^T + b_ih`` already computed:
 the input projection does not depend on the previous state, so the sequence
@@ -97,7 +99,7 @@ def lstm_step(gi, h, c, w_hh, b_hh):
 
     i, f, o = sig(.), g = tanh(.),  c' = f * c + i * g,  h' = o * tanh(c')
     """
-    H = h.shape[1]
+    H = c.shape[1]  # h may have fewer features (proj_size), c always has H
     gates = gi + h @ w_hh.T  # (N, 4H)
     if b_hh is not None:
         gates += b_hh
@@ -116,7 +118,7 @@ def lstm_step_backward(dh_new, dc_new, cache, w_hh, out=None):
     ``out`` (N, 4H), if given, receives d gates (saves a copy in the BPTT loop).
     """
     h, c, act, tc = cache
-    H = h.shape[1]
+    H = c.shape[1]
     i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
     dc = dc_new + dh_new * o * (1 - tc * tc)  # c' reaches the loss directly and via h'
     dgates = np.empty_like(act) if out is None else out  # (N, 4H)
@@ -334,8 +336,8 @@ class _RNNBase(Module):
     _has_cell_state = False
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *,
-                 dtype=np.float32, rng=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
+                 *, dtype=np.float32, rng=None):
         super().__init__()
         name = type(self).__name__
         if input_size <= 0 or hidden_size <= 0 or num_layers <= 0:
@@ -345,15 +347,22 @@ class _RNNBase(Module):
             )
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{name}: proj_size must be in [0, hidden_size) = "
+                             f"[0, {hidden_size}), got {proj_size}")
         self.input_size, self.hidden_size = input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.rng = dropout, bool(bidirectional), rng
+        self.proj_size = proj_size
         D = 2 if bidirectional else 1  # directions
         G, H, k = self._gates, hidden_size, 1.0 / np.sqrt(hidden_size)
-        shapes = {"weight_ih": None, "weight_hh": (G * H, H), "bias_ih": (G * H,),
+        P = proj_size or H  # the size of h (LSTM with proj_size: h = W_hr h)
+        shapes = {"weight_ih": None, "weight_hh": (G * H, P), "bias_ih": (G * H,),
                   "bias_hh": (G * H,)}
+        if proj_size:
+            shapes["weight_hr"] = (P, H)
         for layer in range(num_layers):
-            shapes["weight_ih"] = (G * H, input_size if layer == 0 else D * H)
+            shapes["weight_ih"] = (G * H, input_size if layer == 0 else D * P)
             # torch's registration order, so state_dict keys come out identical
             for key in self._keys(layer):
                 for name, shape in shapes.items():
@@ -372,6 +381,11 @@ class _RNNBase(Module):
         get = lambda n: getattr(self, f"{n}_{key}", None)  # noqa: E731
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
+    @property
+    def _h_size(self) -> int:
+        """P, the size of h: hidden_size, or proj_size when it is set."""
+        return self.proj_size or self.hidden_size
+
     # ---- shape checks -------------------------------------------------------
     def _check_input(self, input):
         name, I = type(self).__name__, self.input_size
@@ -387,7 +401,8 @@ class _RNNBase(Module):
         return (x.transpose(1, 0, 2) if self.batch_first else x), True  # (T, N, I)
 
     def _check_state(self, s, what, N, batched, dtype):
-        H, name = self.hidden_size, type(self).__name__
+        name = type(self).__name__
+        H = self.hidden_size if what == "c0" else self._h_size  # c0: H, h0: P
         L = self.num_layers * (2 if self.bidirectional else 1)
         if s is None:
             return np.zeros((L, N, H), dtype=dtype)
@@ -396,7 +411,8 @@ class _RNNBase(Module):
         if s.shape != want:
             raise ValueError(
                 f"{name}: expected {what} of shape (num_layers * num_directions, N, "
-                f"hidden_size) = {want}, got {s.shape}"
+                f"{'hidden_size' if H == self.hidden_size else 'proj_size'}) = {want}, "
+                f"got {s.shape}"
             )
         return s if batched else s[:, None, :]  # (L*D, N, H)
 
@@ -406,7 +422,8 @@ class _RNNBase(Module):
 
         Returns (output, h_n) for RNN and GRU, (output, (h_n, c_n)) for LSTM:
         output (T, N, D*H) (batch_first: (N, T, D*H)) is the last layer's h at
-        every step; h_n and c_n (L*D, N, H) are every layer's final state. D = 2
+        every step; h_n and c_n (L*D, N, H) are every layer's final state (an
+        LSTM with ``proj_size`` P: output (T, N, D*P), h_n (L*D, N, P)). D = 2
         with ``bidirectional=True``: a second direction reads the sequence
         backwards, its outputs concatenated after the forward ones, its states
         at index 2 * layer + 1, as torch.
@@ -478,7 +495,7 @@ class _RNNBase(Module):
                 grad_h_n = g_state
         caches, masks, batched, (T, N) = self._cache
         D = 2 if self.bidirectional else 1
-        L, H = self.num_layers * D, self.hidden_size  # L counts directions here
+        L, H = self.num_layers * D, self._h_size  # L counts directions here
         dtype = self.weight_ih_l0.data.dtype
         dtype = np.result_type(dtype, caches[0]["x"].dtype)
         if grad_output is None:
@@ -502,11 +519,13 @@ class _RNNBase(Module):
         zeros = np.zeros((L, N, H), dtype=dtype)
         dh_n = zeros if grad_h_n is None else self._grad_in(
             grad_h_n, "grad_h_n", (L, N, H), state_plain, dtype)
-        dc_n = zeros if grad_c_n is None else self._grad_in(
-            grad_c_n, "grad_c_n", (L, N, H), state_plain, dtype)
+        Hc = self.hidden_size  # the cell state has H even when h has P
+        c_plain = (L, N, Hc) if batched else (L, Hc)
+        dc_n = np.zeros((L, N, Hc), dtype=dtype) if grad_c_n is None else \
+            self._grad_in(grad_c_n, "grad_c_n", (L, N, Hc), c_plain, dtype)
 
         grad_h0 = np.empty((L, N, H), dtype=dtype)
-        grad_c0 = np.empty((L, N, H), dtype=dtype)
+        grad_c0 = np.empty((L, N, Hc), dtype=dtype)
         for layer in reversed(range(self.num_layers)):
             dx = 0
             for d, key in enumerate(self._keys(layer)):
@@ -591,6 +610,8 @@ class _RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 
@@ -685,6 +706,10 @@ class LSTM(_RNNBase):
     forward(input, (h0, c0)=None) -> (output, (h_n, c_n)).
     backward(grad_output, grad_h_n=None, grad_c_n=None) -> grad input; grads of
     h0 and c0 in ``.grad_h0`` and ``.grad_c0``.
+
+    ``proj_size`` P > 0 (Sak et al., 2014) projects each step's h down to P
+    features, h_t = W_hr (o * tanh(c_t)), with ``weight_hr_l{k}`` (P, H): h,
+    the output and h0/h_n have P features, c keeps H, and W_hh is (4H, P).
     """
 
     _gates = 4
@@ -693,42 +718,52 @@ class LSTM(_RNNBase):
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
                  *, dtype=np.float32, rng=None):
-        if proj_size:
-            raise NotImplementedError(
-                f"LSTM: proj_size={proj_size} is not implemented in dlbook.numpy "
-                "(only proj_size=0)"
-            )
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, rng=rng)
+                         dropout, bidirectional, proj_size, dtype=dtype, rng=rng)
 
     def _layer_forward(self, layer, x, h0, c0):
-        _, w_hh, _, b_hh = self._weights(layer)
         gi = self._input_projection(layer, x, add_b_hh=True)  # (T, N, 4H)
         w_hh = self._w_hh_for_loop(layer)
+        w_hr = getattr(self, f"weight_hr_{layer}", None)  # (P, H) or None
         T, N, _ = x.shape
-        hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)  # hs[t+1] = h_t
-        cs = np.empty_like(hs)
+        H, P = self.hidden_size, self._h_size
+        hs = np.empty((T + 1, N, P), dtype=gi.dtype)  # hs[t+1] = h_t
+        cs = np.empty((T + 1, N, H), dtype=gi.dtype)
+        ms = None if w_hr is None else np.empty((T, N, H), dtype=gi.dtype)
         hs[0], cs[0] = h0, c0
         steps = []
         for t in range(T):
-            hs[t + 1], cs[t + 1], step = lstm_step(gi[t], hs[t], cs[t], w_hh, None)
+            m, cs[t + 1], step = lstm_step(gi[t], hs[t], cs[t], w_hh, None)
+            if w_hr is None:
+                hs[t + 1] = m
+            else:  # projection: h_t = m_t W_hr^T, m_t = o * tanh(c_t) (N, H)
+                ms[t] = m
+                hs[t + 1] = m @ w_hr.data.T  # (N, P)
             steps.append(step)
-        return hs[1:], hs[T], cs[T], {"x": x, "hs": hs, "steps": steps}
+        return hs[1:], hs[T], cs[T], {"x": x, "hs": hs, "steps": steps, "ms": ms}
 
     def _layer_backward(self, layer, cache, d_out, dh_last, dc_last):
-        x, hs, steps = cache["x"], cache["hs"], cache["steps"]
+        x, hs, steps, ms = cache["x"], cache["hs"], cache["steps"], cache["ms"]
         w_hh = self._weights(layer)[1].data
+        w_hr = getattr(self, f"weight_hr_{layer}", None)
         T, N, _ = x.shape
         dgates = np.empty((T, N, 4 * self.hidden_size), dtype=hs.dtype)
+        dhs = None if w_hr is None else np.empty_like(hs[1:])  # (T, N, P)
         dh, dc = dh_last, dc_last
         for t in reversed(range(T)):
-            _, dh, dc = lstm_step_backward(d_out[t] + dh, dc, steps[t], w_hh,
-                                           out=dgates[t])
+            dh = d_out[t] + dh  # h_t feeds the output at t and the next step
+            if w_hr is not None:
+                dhs[t] = dh
+                dh = dh @ w_hr.data  # back through the projection: dL/dm_t (N, H)
+            _, dh, dc = lstm_step_backward(dh, dc, steps[t], w_hh, out=dgates[t])
+        if w_hr is not None:  # W_hr's gradient summed over all steps at once
+            w_hr.grad += dhs.reshape(T * N, -1).T @ ms.reshape(T * N, -1)
         dx = self._accumulate(layer, x, hs[:-1], dgates, dgates)
         return dx, dh, dc
 
     def forward(self, input, hx=None):
-        """hx is None or a pair (h0, c0), each (L, N, H) (unbatched: (L, H))."""
+        """hx is None or a pair (h0, c0), h0 (L*D, N, P) and c0 (L*D, N, H)
+        (unbatched: without N)."""
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be None or a pair (h0, c0), got "
                             f"{type(hx).__name__}")
