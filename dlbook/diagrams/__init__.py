@@ -18,3 +18,10 @@ from dlbook.diagrams._canvas import (  # noqa: F401
     op,
     path,
 )
+from dlbook.diagrams.attention import (  # noqa: F401, E402
+    encoder_decoder,
+    multi_head_attention,
+    qkv_attention,
+    transformer_block,
+)
+from dlbook.diagrams.vision import rcnn_pipelines, unet  # noqa: F401, E402

@@ -1,0 +1,50 @@
+"""Chapter 7's diagrams: each returns a Figure whose text labels do not overlap."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from dlbook import diagrams, plot  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    with matplotlib.rc_context():
+        plot.use_style()
+        yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("draw", [
+    diagrams.qkv_attention,
+    lambda: diagrams.qkv_attention(masked=False),
+    diagrams.multi_head_attention,
+    lambda: diagrams.multi_head_attention(heads=2),
+    lambda: diagrams.multi_head_attention(heads=4),
+    diagrams.transformer_block,
+    diagrams.encoder_decoder,
+])
+def test_attention_diagrams_draw_without_overlapping_text(draw):
+    fig = draw()
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) == []
+    width, _ = fig.get_size_inches()
+    assert width <= 6.5                    # fits a book page
+    sizes = [t.get_fontsize() for t in fig.axes[0].texts]
+    assert sizes and min(sizes) >= 9       # readable at phone width
+
+
+def test_diagrams_show_the_shapes_they_promise():
+    texts = {t.get_text() for t in diagrams.qkv_attention().axes[0].texts}
+    assert {"(T, d_k)", "(S, d_k)", "(S, d_v)", "(T, d_v)"} <= texts
+    texts = {t.get_text() for t in diagrams.multi_head_attention().axes[0].texts}
+    assert "Q, K, V: (T, d_k)" in texts and "(T, h·d_k) = (T, d_model)" in texts
+
+
+def test_multi_head_attention_refuses_a_head_count_it_cannot_draw():
+    with pytest.raises(ValueError, match="multi_head_attention: heads must be 2 to 4"):
+        diagrams.multi_head_attention(heads=7)
