@@ -25,3 +25,10 @@ from dlbook.diagrams.attention import (  # noqa: F401, E402
     transformer_block,
 )
 from dlbook.diagrams.vision import rcnn_pipelines, unet  # noqa: F401, E402
+from dlbook.diagrams.cnn import (  # noqa: F401, E402
+    conv_arithmetic,
+    conv_output_size,
+    inception_module,
+    neuron,
+    residual_block,
+)

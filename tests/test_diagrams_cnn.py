@@ -1,0 +1,66 @@
+"""Chapter 2-4 diagrams: each returns a Figure whose labels do not overlap,
+fits a book page, and the convolution arithmetic they draw is right."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from dlbook import diagrams, plot  # noqa: E402
+from dlbook.diagrams import cnn  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    with matplotlib.rc_context():
+        plot.use_style()
+        yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("draw", [
+    diagrams.neuron,
+    lambda: diagrams.neuron(num_inputs=1),
+    diagrams.conv_arithmetic,
+    lambda: diagrams.conv_arithmetic(n=6, kernel_size=3, padding=0, stride=1),
+    lambda: diagrams.conv_arithmetic(n=4, kernel_size=2, padding=2, stride=3),
+    diagrams.inception_module,
+    diagrams.residual_block,
+])
+def test_diagram_is_a_figure_without_overlapping_text(draw):
+    fig = draw()
+    assert isinstance(fig, matplotlib.figure.Figure)
+    fig.canvas.draw()
+    assert plot.overlapping_texts(fig) == []
+    width, _ = fig.get_size_inches()
+    assert width <= 6.6  # a book page
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+    assert min(sizes) >= 9
+
+
+@pytest.mark.parametrize("n, k, p, s", [(5, 3, 1, 2), (7, 3, 0, 1), (8, 5, 2, 3),
+                                        (224, 7, 3, 2), (4, 4, 0, 1)])
+def test_output_size_formula_matches_torch(n, k, p, s):
+    conv = torch.nn.Conv2d(1, 1, k, stride=s, padding=p)
+    assert cnn.conv_output_size(n, k, p, s) == conv(torch.zeros(1, 1, n, n)).shape[-1]
+
+
+def test_conv_arithmetic_writes_the_output_size_it_draws():
+    fig = diagrams.conv_arithmetic(n=5, kernel_size=3, padding=1, stride=2)
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert "output 3 × 3" in texts
+    assert any(t.endswith("= 3$") for t in texts)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: cnn.conv_output_size(3, 5), "does not fit"),
+    (lambda: cnn.conv_output_size(5, 3, stride=0), "stride >= 1"),
+    (lambda: diagrams.conv_arithmetic(n=3, kernel_size=3, padding=0, stride=1),
+     "must fit twice"),
+    (lambda: diagrams.neuron(num_inputs=0), "num_inputs must be at least 1"),
+])
+def test_bad_arguments_are_refused_with_the_function_name(call, words):
+    with pytest.raises(ValueError, match=words):
+        call()
