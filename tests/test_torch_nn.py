@@ -12,7 +12,6 @@ import torch.nn.functional as F
 
 import dlbook.torch.nn as dnn
 
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 DT = torch.float64
@@ -282,6 +281,14 @@ def test_mha_masks_match_torch(mask_kind):
         mine(x, x, x, is_causal=True)
     with pytest.raises(RuntimeError, match="Need attn_mask"):
         ref(x, x, x, is_causal=True)
+    # torch's fast path takes the hint at its word: with need_weights=False and
+    # no padding mask the causal mask is applied whatever attn_mask says
+    none = torch.zeros(L, L, dtype=torch.bool)
+    for kw in [dict(need_weights=False), dict(need_weights=True),
+               dict(need_weights=False, key_padding_mask=pad)]:
+        ym, _ = mine(x, x, x, attn_mask=none, is_causal=True, **kw)
+        yr, _ = ref(x, x, x, attn_mask=none, is_causal=True, **kw)
+        _close(ym, yr, f"is_causal hint with {sorted(kw)}")
 
 
 def test_mha_unbatched_matches_torch():

@@ -29,6 +29,38 @@ from .linear import Linear
 from .module import Module, Parameter
 
 
+def multi_head_attention_naive(query, key, value, in_proj_weight, in_proj_bias,
+                               out_proj_weight, out_proj_bias, num_heads,
+                               attn_mask=None):
+    """The idea of ``MultiheadAttention``, written plainly, one head at a time.
+
+    query (N, L, E), key and value (N, S, E), batch first; weights in torch's
+    layouts (``in_proj_weight`` (3E, E) stacks W_q, W_k, W_v); ``attn_mask``
+    (L, S) bool, True = may not attend. Returns (output (N, L, E), weights
+    (N, L, S) averaged over heads). No dropout and no cache; a test checks that
+    ``MultiheadAttention`` agrees with it.
+    """
+    E = query.shape[-1]
+    d = E // num_heads  # each head works in its own d-dimensional subspace
+    w_q, w_k, w_v = np.split(in_proj_weight, 3)
+    b_q, b_k, b_v = np.split(in_proj_bias, 3) if in_proj_bias is not None else (0, 0, 0)
+    q, k, v = query @ w_q.T + b_q, key @ w_k.T + b_k, value @ w_v.T + b_v
+    heads, weights = [], 0.0
+    for j in range(num_heads):
+        cols = slice(j * d, (j + 1) * d)
+        scores = q[..., cols] @ k[..., cols].transpose(0, 2, 1) / math.sqrt(d)
+        if attn_mask is not None:
+            scores = np.where(attn_mask, -np.inf, scores)  # (N, L, S)
+        a = softmax(scores, dim=-1)  # each query's weights over the keys sum to 1
+        heads.append(a @ v[..., cols])  # (N, L, d)
+        weights = weights + a / num_heads
+    ctx = np.concatenate(heads, axis=-1)  # (N, L, E): the heads side by side
+    out = ctx @ out_proj_weight.T
+    if out_proj_bias is not None:
+        out = out + out_proj_bias
+    return out, weights
+
+
 class MultiheadAttention(Module):
     """Multi-head scaled dot-product attention with torch's parameters and masks.
 
@@ -169,8 +201,10 @@ class MultiheadAttention(Module):
     # ---- forward --------------------------------------------------------------
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
-        # is_causal is only a hint in torch (it may pick a faster kernel); the
-        # mask itself must still be given, and that is what is applied
+        # is_causal is a hint in torch: the mask must still be given, and it is
+        # what is applied, except where torch's fast kernel takes over (no
+        # key_padding_mask, need_weights=False): that one applies the causal mask
+        # itself, whatever attn_mask says
         if is_causal and attn_mask is None:
             raise ValueError(
                 "MultiheadAttention: is_causal=True needs attn_mask too (as in torch), "
@@ -180,6 +214,9 @@ class MultiheadAttention(Module):
         q_in, k_in, v_in, batched = self._check_inputs(query, key, value)
         N, L, E = q_in.shape
         S, h, d = k_in.shape[1], self.num_heads, self.head_dim
+        if is_causal and key_padding_mask is None and not need_weights:
+            self._mask_bias(None, attn_mask, N, L, S, batched, q_in.dtype)  # checks
+            attn_mask = np.triu(np.ones((L, S), dtype=bool), k=1)  # True = hidden
         W = self.in_proj_weight.data  # (3E, E): rows W_q | W_k | W_v
         b = None if self.in_proj_bias is None else self.in_proj_bias.data
 

@@ -134,6 +134,48 @@ def lstm_step_backward(dh_new, dc_new, cache, w_hh, out=None):
     return dgates, dgates @ w_hh, dc * f
 
 
+def rnn_naive(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, mode="tanh", c0=None):
+    """The idea of ``RNN``, ``GRU`` and ``LSTM``, written plainly: one layer, one
+    direction, one time step after the other, the equations as in a paper.
+
+    x (T, N, I), h0 and c0 (N, H) -> (output (T, N, H), h_T), or for
+    ``mode='lstm'`` (output, (h_T, c_T)). ``mode`` is 'tanh', 'relu', 'gru' or
+    'lstm'; weights in torch's layouts (gate blocks stacked: GRU r, z, n; LSTM
+    i, f, g, o). No speed tricks; a test checks that the layers agree with it.
+    """
+    def sigmoid(a):
+        return 1.0 / (1.0 + np.exp(-a))
+
+    b_ih = 0.0 if b_ih is None else b_ih
+    b_hh = 0.0 if b_hh is None else b_hh
+    h, c, outputs = h0, c0, []
+    for x_t in x:  # (N, I)
+        gi = x_t @ w_ih.T + b_ih  # (N, G*H): the input's share of every gate
+        gh = h @ w_hh.T + b_hh  # (N, G*H): the previous state's share
+        if mode == "tanh":
+            h = np.tanh(gi + gh)
+        elif mode == "relu":
+            h = np.maximum(gi + gh, 0.0)
+        elif mode == "gru":
+            i_r, i_z, i_n = np.split(gi, 3, axis=1)
+            h_r, h_z, h_n = np.split(gh, 3, axis=1)
+            r = sigmoid(i_r + h_r)  # reset gate
+            z = sigmoid(i_z + h_z)  # update gate
+            n = np.tanh(i_n + r * h_n)  # candidate state
+            h = (1 - z) * n + z * h
+        elif mode == "lstm":
+            i, f, g, o = np.split(gi + gh, 4, axis=1)
+            i, f, g, o = sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+            c = f * c + i * g  # forget some of the old cell, write some new
+            h = o * np.tanh(c)
+        else:
+            raise ValueError(f"rnn_naive: mode must be 'tanh', 'relu', 'gru' or "
+                             f"'lstm', got {mode!r}")
+        outputs.append(h)
+    out = np.stack(outputs)  # (T, N, H)
+    return (out, (h, c)) if mode == "lstm" else (out, h)
+
+
 def _uniform(shape, bound, dtype, rng) -> Parameter:
     """A Parameter ~ U(-bound, bound); without ``rng`` numpy's global state."""
     param = Parameter(np.empty(shape, dtype=dtype))

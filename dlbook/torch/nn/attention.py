@@ -240,6 +240,12 @@ class MultiheadAttention(nn.Module):
 
         mask = self._merge_masks(attn_mask, key_padding_mask, is_causal, N, L,
                                  key.shape[1], batched, q.dtype)  # (N, nh|1, L, S)
+        if is_causal and key_padding_mask is None and not need_weights:
+            # torch's fast path then takes the hint: the causal mask, whatever
+            # attn_mask says (with a padding mask or weights, attn_mask as given)
+            causal = torch.ones(L, key.shape[1], dtype=torch.bool,
+                                device=q.device).triu(1)  # True = hidden
+            mask = _additive(causal.view(1, 1, L, -1), q.dtype)
         if self.bias_k is not None:
             # one learned key/value every query can attend to (extra column)
             k = torch.cat([k, self.bias_k.expand(N, 1, E)], dim=1)  # (N, S+1, E)
@@ -274,7 +280,6 @@ class MultiheadAttention(nn.Module):
                      dtype):
         """Both masks as one additive float mask broadcastable to (N, nh, L, S)."""
         nh = self.num_heads
-        device = self.out_proj.weight.device
         if attn_mask is None and is_causal:
             raise RuntimeError(
                 "MultiheadAttention: is_causal=True is a hint and needs attn_mask too "
