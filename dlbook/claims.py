@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from dlbook.utils import SEED_VARIABLE
 
@@ -85,7 +85,7 @@ class Spread:
     values: tuple[float, ...]
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> "Spread":
+    def of(cls, values: Iterable[float]) -> Spread:
         values = tuple(float(v) for v in values)
         if not values:
             raise ValueError("Spread.of: no values")

@@ -114,7 +114,7 @@ class Timer:
         self.start: float | None = None
         self.elapsed: float = 0.0
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         if self.sync:
             self.sync()
         self.start = time.perf_counter()

@@ -231,8 +231,8 @@ def test_one_search_bar_and_a_quiet_console(browser, server, width):
     for path in THEME_PAGES:
         page = browser.new_page(viewport={"width": width, "height": 900})
         logged = []
-        page.on("console", lambda m: logged.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: logged.append(f"pageerror: {e}"))
+        page.on("console", lambda m, logged=logged: logged.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e, logged=logged: logged.append(f"pageerror: {e}"))
         try:
             page.goto(f"{server}/{path}", wait_until="networkidle")
             page.wait_for_selector(".search-button__button >> visible=true")

@@ -10,10 +10,10 @@ import struct
 
 import numpy as np
 import pytest
+from http_fixtures import file_server
 
 from dlbook import data
 from dlbook.data import ChecksumError, DownloadError, download, read_idx
-from http_fixtures import file_server
 
 
 # ---- digits -----------------------------------------------------------------------

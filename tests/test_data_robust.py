@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 import pytest
+from http_fixtures import file_server
 
 from dlbook import data
 from dlbook.data import DownloadError, download
-from http_fixtures import file_server
 
 download_module = importlib.import_module("dlbook.data.download")  # not the function
 PAYLOAD = bytes(range(256)) * 400  # 100 KB

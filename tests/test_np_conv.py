@@ -14,8 +14,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
 from dlbook.numpy import gradcheck, nn  # noqa: E402
-from dlbook.numpy.nn.conv import (conv2d, conv2d_naive,  # noqa: E402
-                                  conv_transpose2d_naive)
+from dlbook.numpy.nn.conv import conv2d, conv2d_naive, conv_transpose2d_naive  # noqa: E402
 from dlbook.numpy.nn.pooling import avg_pool2d_naive, max_pool2d_naive  # noqa: E402
 
 rng = np.random.default_rng(2)

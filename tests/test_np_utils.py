@@ -12,9 +12,14 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch, copy_torch_to_np  # noqa: E402
 
 from dlbook.numpy import gradcheck, nn  # noqa: E402
-from dlbook.numpy.nn.utils import (clip_grad_norm_, clip_grad_value_,  # noqa: E402
-                                   remove_spectral_norm, remove_weight_norm,
-                                   spectral_norm, weight_norm)
+from dlbook.numpy.nn.utils import (  # noqa: E402
+    clip_grad_norm_,
+    clip_grad_value_,
+    remove_spectral_norm,
+    remove_weight_norm,
+    spectral_norm,
+    weight_norm,
+)
 
 rng = np.random.default_rng(4)
 

@@ -11,14 +11,15 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import dlbook
-from dlbook._book import cjk_font as _cjk_font, setup_cells as _setup_cell
+from dlbook._book import cjk_font as _cjk_font
+from dlbook._book import setup_cells as _setup_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = [

@@ -7,7 +7,6 @@ import torch
 
 from dlbook.torch.models.gpt import GPT, GPTConfig
 
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 

@@ -14,7 +14,6 @@ from torch import nn  # noqa: E402
 
 from dlbook.torch import train as T  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 

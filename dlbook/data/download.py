@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -139,7 +138,7 @@ def download(
             raise DownloadError(
                 f"{url}: the server answered HTTP {exc.code} {exc.reason}. {manual}"
             ) from exc
-        except (urllib.error.URLError, socket.timeout, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DownloadError(
                 f"could not connect to download {url} ({reason}). Check your internet "
@@ -159,7 +158,7 @@ def download(
                     received += len(chunk)
                     if bar is not None:
                         bar.update(len(chunk))
-            except (http.client.IncompleteRead, socket.timeout, OSError) as exc:
+            except (TimeoutError, http.client.IncompleteRead, OSError) as exc:
                 raise DownloadError(
                     f"the download of {url} was cut off after {received:,} bytes "
                     f"({exc.__class__.__name__}). Try again. {manual}"

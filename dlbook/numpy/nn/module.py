@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict, deque
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -169,16 +170,16 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ---- traversal ----------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
@@ -211,7 +212,7 @@ class Module:
                 p.zero_grad()
 
     # ---- modes and dtypes ---------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set the mode of every submodule; forget forward calls not yet
         backpropagated (an evaluation pass leaves nothing behind)."""
         for m in self.modules():
@@ -220,10 +221,10 @@ class Module:
             object.__setattr__(m, "_last_saved", None)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def to_dtype(self, dtype) -> "Module":
+    def to_dtype(self, dtype) -> Module:
         """Cast every floating parameter and buffer to ``dtype``."""
         for m in self.modules():
             for p in m._parameters.values():
@@ -234,14 +235,14 @@ class Module:
                     object.__setattr__(m, name, np.asarray(b).astype(dtype))
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to_dtype(np.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to_dtype(np.float32)
 
     # ---- state --------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Parameters then buffers, each module in registration order (torch's)."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
         for mod_name, mod in self.named_modules():

@@ -70,4 +70,4 @@ __all__ = [
     "mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru",
     "get_model", "list_models",
 ]
-from .gpt import GPT, GPTConfig
+from .gpt import GPT, GPTConfig  # noqa: F401 (re-exported, not in __all__)
