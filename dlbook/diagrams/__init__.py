@@ -32,3 +32,5 @@ from dlbook.diagrams.cnn import (  # noqa: F401, E402
     neuron,
     residual_block,
 )
+from dlbook.diagrams.norm import dropout, normalization_axes  # noqa: F401, E402
+from dlbook.diagrams.rnn import gru_cell, lstm_cell, rnn_unrolled  # noqa: F401, E402
