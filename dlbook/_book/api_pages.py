@@ -45,9 +45,10 @@ PAGES = (
           "dlbook.numpy.nn.rnn", "dlbook.numpy.nn.dropout")),
     Page("numpy_optim", "`dlbook.numpy.optim`: optimisers, schedules, gradient checks",
          "The optimisers and learning-rate schedules of `torch.optim`, written "
-         "out in NumPy, and the finite-difference gradient check.",
+         "out in NumPy, the finite-difference gradient check, and the comparison "
+         "of a NumPy layer with its torch twin.",
          ("dlbook.numpy.optim", "dlbook.numpy.optim.lr_scheduler",
-          "dlbook.numpy.gradcheck")),
+          "dlbook.numpy.gradcheck", "dlbook.numpy.testing")),
     Page("torch", "`dlbook.torch`: devices, training and teaching modules",
          "The training loop a reader keeps (`fit`), the device helper, and the "
          "teaching modules written from tensor operations.",
