@@ -276,3 +276,73 @@ def test_mean_average_precision_bad_input():
     with pytest.raises(ValueError, match=r"pred_boxes\[i\] of shape \(N, 4\)"):
         det.mean_average_precision([torch.zeros(1, 5)], [torch.ones(1)], gt_l,
                                    gt_b, gt_l)
+
+
+# ---------------------------------------------------------------- COCO-style AP
+
+# two objects of one class overlapping by IoU 2/3; the first detection sits on
+# A, the second overlaps A by 0.905 and B by 0.739
+_TWO = [torch.tensor([[0.0, 0, 10, 10], [2, 0, 12, 10]])]
+_DETS = [torch.tensor([[0.0, 0, 10, 10], [0.5, 0, 10.5, 10]])]
+_SCORES = [torch.tensor([0.9, 0.8])]
+
+
+def test_voc_and_coco_matching_differ_on_a_duplicate_near_a_second_object():
+    p, r, _ = det.precision_recall(_DETS, _SCORES, _TWO, 0.5, matching="voc")
+    assert p.tolist() == [1.0, 0.5] and r.tolist() == [0.5, 0.5]  # best is taken
+    p, r, _ = det.precision_recall(_DETS, _SCORES, _TWO, 0.5, matching="coco")
+    assert p.tolist() == [1.0, 1.0] and r.tolist() == [0.5, 1.0]  # falls back on B
+    p, r, _ = det.precision_recall(_DETS, _SCORES, _TWO, 0.75, matching="coco")
+    assert p.tolist() == [1.0, 0.5] and r.tolist() == [0.5, 0.5]  # B only 0.739
+    with pytest.raises(ValueError, match="matching must be 'voc' or 'coco'"):
+        det.precision_recall(_DETS, _SCORES, _TWO, 0.5, matching="yolo")
+
+
+def test_101_point_ap_hand_computed():
+    # hit, duplicate, false alarm, hit: envelope 1 up to recall 0.5, then 0.5.
+    # Levels 0.00..0.50 (51 of them) read 1, levels 0.51..1.00 (50) read 0.5
+    p = torch.tensor([1.0, 0.5, 1 / 3, 0.5], dtype=torch.float64)
+    r = torch.tensor([0.5, 0.5, 0.5, 1.0], dtype=torch.float64)
+    assert det.average_precision(p, r) == 0.75
+    assert det.average_precision(p, r, "101") == pytest.approx(76 / 101, abs=1e-15)
+    # recall that never reaches 1: the unreached levels read 0
+    assert det.average_precision(p[:1], r[:1], "101") == pytest.approx(51 / 101)
+    assert det.average_precision(p[:0], r[:0], "101") == 0.0
+    with pytest.raises(ValueError, match="interpolation must be 'all' or '101'"):
+        det.average_precision(p, r, "11")
+
+
+def test_coco_thresholds_are_cocoevals():
+    assert len(det.COCO_IOU_THRESHOLDS) == 10
+    assert det.COCO_IOU_THRESHOLDS[0] == 0.5 and det.COCO_IOU_THRESHOLDS[-1] == 0.95
+    assert all(abs(b - a - 0.05) < 1e-12 for a, b in
+               zip(det.COCO_IOU_THRESHOLDS, det.COCO_IOU_THRESHOLDS[1:]))
+
+
+def test_coco_map_averages_over_thresholds_hand_computed():
+    labels = [torch.tensor([0, 0])]
+    res = det.coco_mean_average_precision(_DETS, _SCORES, labels, _TWO, labels)
+    # t = 0.50 .. 0.70: the second detection claims B -> AP 1;
+    # t = 0.75 .. 0.95: it is a false positive, recall stops at 0.5 -> 51/101
+    at = res["map_at"]
+    assert [at[t] for t in det.COCO_IOU_THRESHOLDS[:5]] == [1.0] * 5
+    assert all(at[t] == pytest.approx(51 / 101) for t in det.COCO_IOU_THRESHOLDS[5:])
+    assert res["map"] == pytest.approx((5 + 5 * 51 / 101) / 10)
+    assert res["ap"] == {0: pytest.approx(res["map"])}
+    # the VOC number at 0.5 for the same detections: the duplicate rule costs half
+    voc = det.mean_average_precision(_DETS, _SCORES, labels, _TWO, labels, 0.5)
+    assert voc["map"] == 0.5
+
+
+def test_coco_map_perfect_detections_score_one_and_a_missed_class_zero():
+    gt = [torch.tensor([[0.0, 0, 10, 10], [20, 20, 30, 36]]),
+          torch.tensor([[5.0, 5, 15, 25]])]
+    gl = [torch.tensor([0, 1]), torch.tensor([2])]
+    scores = [torch.tensor([0.9, 0.8]), torch.tensor([0.7])]
+    res = det.coco_mean_average_precision(gt, scores, gl, gt, gl)
+    assert res["map"] == 1.0
+    # drop the class-2 detection: that class scores 0 at every threshold
+    res = det.coco_mean_average_precision([gt[0], gt[1][:0]], [scores[0], scores[1][:0]],
+                                          [gl[0], gl[1][:0]], gt, gl)
+    assert res["ap"] == {0: 1.0, 1: 1.0, 2: 0.0}
+    assert res["map"] == pytest.approx(2 / 3)

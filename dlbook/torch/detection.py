@@ -1,5 +1,5 @@
 """Boxes for object detection: IoU, non-maximum suppression, anchors, box
-encoding, and the PASCAL VOC style mean average precision.
+encoding, and mean average precision in the PASCAL VOC and the COCO styles.
 
 Boxes are ``(x1, y1, x2, y2)`` rows in pixels, ``x2 > x1`` and ``y2 > y1`` for a
 box with area; a box covers ``[x1, x2) x [y1, y2)``, so its width is ``x2 - x1``
@@ -10,9 +10,18 @@ cannot import, so a reader's code transfers unchanged.
 Letters: N, M numbers of boxes; K kept boxes; A anchors per cell; H, W feature
 map size.
 
+Two evaluation protocols differ in two places. *Matching*: in VOC a detection
+looks only at the object it overlaps most, and is a false positive if that one
+is already claimed; in COCO it takes the best-overlapping object among those
+not yet claimed. *Interpolation*: VOC (since 2010) sums the area under the
+monotone precision envelope at every recall step; COCO reads the envelope at
+the 101 recall levels 0, 0.01, ..., 1 and averages. COCO's headline number,
+AP@[.5:.95], also averages over the IoU thresholds 0.50, 0.55, ..., 0.95
+(:func:`coco_mean_average_precision`).
+
 References: Girshick et al. 2014 (R-CNN, box regression targets); Ren et al.
 2015 (Faster R-CNN, anchors); Everingham et al. 2010 (PASCAL VOC, average
-precision).
+precision); Lin et al. 2014 (COCO) and its ``cocoeval.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +43,15 @@ __all__ = [
     "precision_recall",
     "average_precision",
     "mean_average_precision",
+    "coco_mean_average_precision",
+    "COCO_IOU_THRESHOLDS",
 ]
+
+#: COCO's IoU thresholds 0.50, 0.55, ..., 0.95, computed as ``cocoeval.py`` does.
+COCO_IOU_THRESHOLDS: tuple[float, ...] = tuple(
+    np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1).tolist())
+# COCO's 101 recall levels 0, 0.01, ..., 1 (np.linspace, as cocoeval.py)
+_COCO_RECALLS = np.linspace(0.0, 1.0, int(np.round(1.0 / 0.01)) + 1)
 
 
 def _check_boxes(boxes, where: str, name: str = "boxes") -> Tensor:
@@ -265,14 +282,18 @@ def _as_list(items, n, what, check):
     return [check(x) for x in items]
 
 
-def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0.5):
+def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0.5,
+                     matching: str = "voc"):
     """Precision and recall of one class's detections, by decreasing score.
 
     Every detection, over all images, is visited from the highest score down.
-    It is a true positive if its best-overlapping ground-truth box in the same
-    image has IoU >= ``iou_threshold`` and has not been claimed by a
-    higher-scoring detection; otherwise it is a false positive (a duplicate of
-    a found object counts as a false positive).
+    With ``matching="voc"`` it is a true positive if its best-overlapping
+    ground-truth box in the same image has IoU >= ``iou_threshold`` and has not
+    been claimed by a higher-scoring detection; otherwise it is a false
+    positive (a duplicate of a found object counts as a false positive, even
+    when it also overlaps a second, unclaimed object enough). With
+    ``matching="coco"`` it claims the best-overlapping box *among those not
+    yet claimed* that reaches the threshold, if there is one.
 
     Parameters
     ----------
@@ -282,6 +303,8 @@ def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0
         Per image, ``(M_i, 4)`` ground-truth boxes of this class.
     iou_threshold : float
         Least IoU for a match (0.5 in PASCAL VOC).
+    matching : {"voc", "coco"}
+        Which rule assigns detections to objects (see above).
 
     Returns
     -------
@@ -290,31 +313,40 @@ def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0
         measured over the ``k + 1`` highest-scoring detections. Recall is nan
         when there is no ground truth.
     """
+    if matching not in ("voc", "coco"):
+        raise ValueError(f"precision_recall: matching must be 'voc' or 'coco', "
+                         f"got {matching!r}")
     n_gt = sum(len(g) for g in gt_boxes)
     records = []  # (score, image, index) for every detection
     for i, s in enumerate(pred_scores):
         records += [(float(v), i, k) for k, v in enumerate(s.tolist())]
     # stable sort: equal scores are taken in image order, then box order
     records.sort(key=lambda t: -t[0])
-    # per image: each detection's best-overlapping ground-truth box, and whether
-    # that overlap is enough, computed where the boxes are and read to the host
-    # once per image (the loop below then reads Python lists: no device sync per
-    # detection, and no CPU tensor indexed by a GPU one)
-    best = []
+    # per image: the IoU of every detection with every ground-truth box,
+    # computed where the boxes are and read to the host once per image (the
+    # loop below then reads Python lists: no device sync per detection)
+    ious = []
     for b, g in zip(pred_boxes, gt_boxes):
         if not (len(b) and len(g)):
-            best.append(None)
+            ious.append(None)
             continue
         b = torch.as_tensor(b)
-        best_iou, j = box_iou(b, torch.as_tensor(g, device=b.device)).max(1)  # (N_i,)
-        best.append(((best_iou >= iou_threshold).tolist(), j.tolist()))
+        ious.append(box_iou(b, torch.as_tensor(g, device=b.device)).tolist())
     claimed = [[False] * len(g) for g in gt_boxes]
     tp = [0.0] * len(records)
     for d, (_, i, k) in enumerate(records):
-        if best[i] is None:
+        if ious[i] is None:
             continue
-        ok, j = best[i][0][k], best[i][1][k]
-        if ok and not claimed[i][j]:
+        row = ious[i][k]  # IoU of this detection with each object of its image
+        if matching == "voc":  # the best-overlapping object, claimed or not
+            j = max(range(len(row)), key=row.__getitem__)
+            ok = row[j] >= iou_threshold and not claimed[i][j]
+        else:  # coco: the best-overlapping object that is still unclaimed
+            free = [j for j in range(len(row))
+                    if not claimed[i][j] and row[j] >= iou_threshold]
+            j = max(free, key=row.__getitem__) if free else -1
+            ok = j >= 0
+        if ok:
             claimed[i][j] = True
             tp[d] = 1.0
     cum_tp = torch.cumsum(torch.tensor(tp, dtype=torch.float64), 0)
@@ -324,19 +356,27 @@ def precision_recall(pred_boxes, pred_scores, gt_boxes, iou_threshold: float = 0
     return precision, recall, scores
 
 
-def average_precision(precision: Tensor, recall: Tensor) -> float:
-    """Area under the precision-recall curve by all-point interpolation.
+def average_precision(precision: Tensor, recall: Tensor,
+                      interpolation: str = "all") -> float:
+    """Area under the precision-recall curve, from its monotone envelope.
 
     The curve is first made monotone: precision at recall ``r`` becomes the
-    best precision at any recall ``>= r`` (the "interpolated" precision). The
-    area is then summed exactly over the recall steps (PASCAL VOC since 2010)::
+    best precision at any recall ``>= r`` (the "interpolated" precision). With
+    ``interpolation="all"`` the area is then summed exactly over the recall
+    steps (PASCAL VOC since 2010)::
 
         AP = sum_k (r_k - r_{k-1}) * max_{j >= k} p_j,   r_0 = 0
+
+    With ``interpolation="101"`` (COCO) the envelope is read at the recall
+    levels ``0, 0.01, ..., 1``, at the first detection whose recall reaches
+    each level (0 where none does), and the 101 readings are averaged.
 
     Parameters
     ----------
     precision, recall : Tensor
         ``(D,)`` values by decreasing score, as from :func:`precision_recall`.
+    interpolation : {"all", "101"}
+        VOC's all-point area or COCO's 101-point average.
 
     Returns
     -------
@@ -350,17 +390,26 @@ def average_precision(precision: Tensor, recall: Tensor) -> float:
             "average_precision: expected precision and recall of one shape (D,), "
             f"got {tuple(precision.shape)} and {tuple(recall.shape)}"
         )
+    if interpolation not in ("all", "101"):
+        raise ValueError(f"average_precision: interpolation must be 'all' or '101', "
+                         f"got {interpolation!r}")
     if len(recall) == 0:
         return 0.0
     # running maximum from the right: the interpolated precision envelope
     envelope = torch.flip(torch.cummax(torch.flip(precision, [0]), 0).values, [0])
+    if interpolation == "101":
+        # first detection reaching each recall level, as cocoeval's searchsorted
+        at = np.searchsorted(recall.numpy(), _COCO_RECALLS, side="left")
+        readings = [float(envelope[k]) if k < len(envelope) else 0.0 for k in at]
+        return float(np.mean(readings))
     steps = torch.diff(recall, prepend=recall.new_zeros(1))  # (D,)
     return float((steps * envelope).sum())
 
 
 def mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
                            gt_labels, iou_threshold: float = 0.5,
-                           num_classes: int | None = None) -> dict:
+                           num_classes: int | None = None, matching: str = "voc",
+                           interpolation: str = "all") -> dict:
     """Mean over classes of the average precision at one IoU threshold.
 
     Parameters
@@ -375,6 +424,9 @@ def mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
     num_classes : int, optional
         Classes are ``0 .. num_classes - 1``; by default one more than the
         largest label seen.
+    matching, interpolation : str
+        VOC's rules by default; ``"coco"`` and ``"101"`` give COCO's at this
+        one threshold (see :func:`precision_recall`, :func:`average_precision`).
 
     Returns
     -------
@@ -415,7 +467,34 @@ def mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
         precision, recall, _ = precision_recall(
             [b[lab == c] for b, lab in zip(pred_boxes, pred_labels)],
             [s[lab == c] for s, lab in zip(pred_scores, pred_labels)],
-            gts, iou_threshold)
-        ap[c] = average_precision(precision, recall)
+            gts, iou_threshold, matching)
+        ap[c] = average_precision(precision, recall, interpolation)
     mean = sum(ap.values()) / len(ap) if ap else float("nan")
     return {"map": mean, "ap": ap}
+
+
+def coco_mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
+                                gt_labels, iou_thresholds=COCO_IOU_THRESHOLDS,
+                                num_classes: int | None = None) -> dict:
+    """COCO's AP@[.5:.95]: COCO matching and 101-point AP, averaged over classes
+    and over the IoU thresholds 0.50, 0.55, ..., 0.95.
+
+    Arguments as :func:`mean_average_precision`. Not modelled: COCO's limit of
+    100 detections per image, its size ranges and its "crowd" regions (none of
+    which the book's synthetic data have).
+
+    Returns
+    -------
+    dict
+        ``{"map": float, "ap": {class: AP averaged over thresholds},
+        "map_at": {threshold: mAP at that threshold}}``; ``map_at[0.5]`` is
+        COCO's AP50 and ``map_at[0.75]`` its AP75.
+    """
+    per_t = {t: mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
+                                       gt_labels, t, num_classes, matching="coco",
+                                       interpolation="101")
+             for t in iou_thresholds}
+    classes = next(iter(per_t.values()))["ap"].keys() if per_t else []
+    ap = {c: float(np.mean([r["ap"][c] for r in per_t.values()])) for c in classes}
+    mean = float(np.mean(list(ap.values()))) if ap else float("nan")
+    return {"map": mean, "ap": ap, "map_at": {t: r["map"] for t, r in per_t.items()}}

@@ -14,6 +14,7 @@ from .conv import Conv2d, conv2d_unfold
 from .positional import SinusoidalPositionalEncoding, sinusoidal_positional_encoding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .roi import RoIPool, roi_pool
+from .roi_align import RoIAlign, bilinear_sample, roi_align
 from .transformer import TransformerBlock
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "TransformerBlock",
     "conv2d_unfold", "Conv2d",
     "roi_pool", "RoIPool",
+    "roi_align", "RoIAlign", "bilinear_sample",
 ]
