@@ -47,9 +47,14 @@ book: $(BOOK_STAMP)
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
 
+# Two workers, one thread each: most cells are small NumPy/torch ops that gain
+# nothing from a second thread, so two notebooks at once nearly halve the run on
+# a 2-core machine. --dist loadfile keeps each notebook's cells in one kernel.
+TEST_WORKERS ?= 2
 test: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env \
-		-p no:cacheprovider --durations=10
+		-n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider --durations=10
 
 execute: setup
 	@for nb in $(NOTEBOOKS); do \
