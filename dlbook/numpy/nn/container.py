@@ -163,6 +163,10 @@ class Flatten(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         nd = x.ndim
+        for what, dim in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
+            if not -max(nd, 1) <= dim < max(nd, 1):  # torch's range (0-d counts as 1-d)
+                raise ValueError(f"{self!r}: {what} {dim} is out of range for input "
+                                 f"of shape {x.shape} ({nd} dimensions)")
         s = self.start_dim % nd if nd else 0
         e = self.end_dim % nd if nd else 0
         if s > e:

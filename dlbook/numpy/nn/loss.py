@@ -27,6 +27,16 @@ class _Loss(Module):
                              f"or 'none', got {reduction!r}")
         self.reduction = reduction
 
+    def __call__(self, input, target, *args, **kwargs):
+        try:
+            return super().__call__(input, target, *args, **kwargs)
+        except (ValueError, TypeError, IndexError) as exc:
+            name = type(self).__name__
+            if name in str(exc):
+                raise
+            # the functional's message ("mse_loss: ..."), said by the layer
+            raise type(exc)(f"{name}: {exc}") from exc
+
     def _upstream(self, grad_output, shape, n: int, dtype=None):
         """dL/d(per-element loss): an array of ``shape`` for reduction 'none',
         else a Python float (so float32 gradients stay float32); n = elements
@@ -50,8 +60,9 @@ class MSELoss(_Loss):
     """mean((input - target)^2); gradient 2 (input - target) / n."""
 
     def forward(self, input, target):
+        loss = F.mse_loss(input, target, self.reduction)  # checks the shapes first
         self.diff = input - target
-        return F.mse_loss(input, target, self.reduction)
+        return loss
 
     def backward(self, grad_output=None):
         d = self.diff
@@ -65,8 +76,9 @@ class L1Loss(_Loss):
     """
 
     def forward(self, input, target):
+        loss = F.l1_loss(input, target, self.reduction)  # checks the shapes first
         self.diff = input - target
-        return F.l1_loss(input, target, self.reduction)
+        return loss
 
     def backward(self, grad_output=None):
         d = self.diff

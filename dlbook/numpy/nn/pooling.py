@@ -120,6 +120,9 @@ class AvgPool2d(_Pool2d):
     """The mean of each window; zero padding counts toward the divisor unless
     ``count_include_pad=False``; ``divisor_override`` replaces the divisor."""
 
+    # torch truncates an integer mean (int64) or has no kernel (uint8): refused
+    _int_input = "refuse"
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override=None):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
@@ -215,7 +218,7 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
     """The maximum of each adaptive window; the gradient goes to its (first)
     maximum. ``return_indices=True`` is not implemented."""
 
-    _int_input = "keep"
+    _int_input = "refuse"  # torch has no integer kernel
 
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__(output_size)
@@ -232,7 +235,8 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
         self.arg = np.empty(lead + (len(rows), len(cols)), dtype=np.int64)
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
-                win = x[..., r0:r1, c0:c1].reshape(lead + (-1,))  # (*, h*w)
+                # (*, h*w); the size spelt out, not -1, so an empty batch works
+                win = x[..., r0:r1, c0:c1].reshape(lead + ((r1 - r0) * (c1 - c0),))
                 self.arg[..., i, j] = win.argmax(axis=-1)
                 out[..., i, j] = win.max(axis=-1)
         return out
@@ -273,6 +277,8 @@ def _backward_1d(m, base, grad_output):
 
 class MaxPool1d(MaxPool2d):
     """Max over windows of a sequence: (N, C, L) or (C, L) -> (N, C, Lo)."""
+
+    _int_input = "refuse"  # torch has no integer kernel (MaxPool2d has one)
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):

@@ -350,8 +350,18 @@ class LSTMCell(_CellBase):
         return (h_new, c_new) if batched else (h_new[0], c_new[0])
 
     def backward(self, grad_output, grad_c=None):
+        """grad of h' (and optionally of c') -> grad input; the pair
+        ``(grad_h, grad_c)``, shaped like forward's return value, works too."""
+        if isinstance(grad_output, tuple):
+            grad_output, grad_c = grad_output
         x, step, batched = self._need_cache()
-        dh = np.asarray(grad_output).reshape(step[0].shape)
+        want = step[0].shape if batched else step[0].shape[1:]
+        for what, g in (("grad_h", grad_output), ("grad_c", grad_c)):
+            if g is not None and np.shape(g) != want:
+                raise ValueError(f"LSTMCell.backward: expected {what} of shape {want}, "
+                                 f"got {np.shape(g)}")
+        dh = np.zeros(step[0].shape) if grad_output is None else \
+            np.asarray(grad_output).reshape(step[0].shape)
         dc = np.zeros_like(dh) if grad_c is None else \
             np.asarray(grad_c).reshape(dh.shape)
         dgates, dh_prev, dc_prev = lstm_step_backward(dh, dc, step, self.weight_hh.data)
