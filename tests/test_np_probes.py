@@ -320,3 +320,61 @@ def test_loss_probes(name, kw):
         assert torch_ok, f"{name} accepted a target of shape {np.shape(bad)}"
     with pytest.raises(TypeError, match=name):
         m(x.tolist(), y)
+
+
+# ---- unbatched inputs: torch's numbers, forward and backward ----------------------
+class _NpSelfAttention(nn.Module):
+    """Self-attention as one-input module: m(x, x, x); backward sums the three."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m(x, x, x, need_weights=False)[0]
+
+    def backward(self, g):
+        return sum(self.m.backward(g))
+
+
+class _NpDecoder(nn.Module):
+    """A decoder layer with a fixed memory; backward returns the target's grad."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m(x, np.ones(x.shape[:-2] + (3, 8)))
+
+    def backward(self, g):
+        return self.m.backward(g)[0]
+
+
+class _TorchOne(torch.nn.Module):
+    def __init__(self, m, decoder=False):
+        super().__init__()
+        self.m, self.decoder = m, decoder
+
+    def forward(self, x):
+        if self.decoder:
+            return self.m(x, torch.ones(x.shape[:-2] + (3, 8), dtype=x.dtype))
+        return self.m(x, x, x, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_unbatched_input_matches_torch_forward_and_backward(spec):
+    m, t = build(spec)
+    x = np.random.default_rng(5).standard_normal(spec.shape[1:])  # no batch axis
+    if spec.call is mha_call:
+        m, t = _NpSelfAttention(m), _TorchOne(t)
+    elif spec.call is dec_call:
+        m, t = _NpDecoder(m), _TorchOne(t, decoder=True)
+    try:
+        with torch.no_grad():
+            t(torch.tensor(x))
+    except Exception:  # noqa: BLE001 - torch has no unbatched form of this layer
+        with pytest.raises((ValueError, TypeError)):
+            m(x)
+        return
+    check_against_torch(m, t, x, copy_weights=False)
