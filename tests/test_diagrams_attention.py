@@ -25,7 +25,10 @@ def _close():
     lambda: diagrams.multi_head_attention(heads=2),
     lambda: diagrams.multi_head_attention(heads=4),
     diagrams.transformer_block,
+    lambda: diagrams.transformer_block(masked=False),
     diagrams.encoder_decoder,
+    diagrams.data_parallel,
+    diagrams.tensor_parallel_mlp,
 ])
 def test_attention_diagrams_draw_without_overlapping_text(draw):
     fig = draw()

@@ -19,9 +19,11 @@ from dlbook.diagrams._canvas import (  # noqa: F401
     path,
 )
 from dlbook.diagrams.attention import (  # noqa: F401, E402
+    data_parallel,
     encoder_decoder,
     multi_head_attention,
     qkv_attention,
+    tensor_parallel_mlp,
     transformer_block,
 )
 from dlbook.diagrams.vision import rcnn_pipelines, unet  # noqa: F401, E402

@@ -116,13 +116,19 @@ def multi_head_attention(heads: int = 3):
     return fig
 
 
-def transformer_block():
+def transformer_block(masked: bool = True):
     """A pre-norm Transformer block on the residual stream.
 
     The stream ``x`` (B, T, d_model) runs straight through; each of the two
-    branches reads it through a LayerNorm, computes an update (masked
-    multi-head self-attention, then the position-wise MLP) and adds it back:
+    branches reads it through a LayerNorm, computes an update (multi-head
+    self-attention, then the position-wise MLP) and adds it back:
     ``x = x + MHA(LN(x))``, ``x = x + MLP(LN(x))``. A GPT stacks N of them.
+
+    Parameters
+    ----------
+    masked : bool
+        Label the attention as masked (causal), as in a decoder or a GPT;
+        ``False`` for an encoder block.
 
     Returns
     -------
@@ -137,8 +143,8 @@ def transformer_block():
     group(ax, 0.3, 1.2, 7.3, 7.25, "N ×", title_side="right")
     tap1, tap2 = 1.7, 4.5
     ln1 = box(ax, bx, 2.3, "LayerNorm", kind="layer", w=2.2, h=0.5)
-    mha = box(ax, bx, 3.2, "masked multi-head\nself-attention", kind="layer", w=2.6,
-              h=0.75)
+    mha = box(ax, bx, 3.2, ("masked multi-head\nself-attention" if masked else
+                            "multi-head\nself-attention"), kind="layer", w=2.6, h=0.75)
     ln2 = box(ax, bx, 5.1, "LayerNorm", kind="layer", w=2.2, h=0.5)
     mlp = box(ax, bx, 6.0, "MLP  d → 4d → d", kind="layer", w=2.6, h=0.5)
     # the residual stream: a straight line through both sums
@@ -204,4 +210,77 @@ def encoder_decoder():
             fontsize=SHAPE_SIZE + 1, color=GREY)
     ax.text(10.45, 4.55, "decoder\nblock\n× N", ha="left", va="center",
             fontsize=SHAPE_SIZE + 1, color=GREY)
+    return fig
+
+
+def data_parallel():
+    """Data parallelism on two ranks: shares of one batch, one all-reduce, one step.
+
+    Each rank holds a whole copy of the model and computes the mean gradient
+    ``g_r`` of its share of ``B_r`` samples; the all-reduce gives every rank
+    ``g = sum_r (B_r / B) g_r``, the gradient of the whole batch, so all
+    ranks take the same optimizer step and stay identical.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(8.6, 7.4, scale=0.6)
+    mid = 4.3
+    batch = box(ax, mid, 0.45, "global batch of B samples", kind="tensor", w=3.6, h=0.5)
+    grads = []
+    for r, cx in enumerate((2.15, 6.45)):
+        group(ax, cx - 1.85, 1.15, cx + 1.85, 4.75, f"rank {r}")
+        share = box(ax, cx, 1.95, f"share: $B_{r}$ samples", kind="tensor", w=2.6, h=0.5)
+        model = box(ax, cx, 3.0, "whole model (a copy)", kind="layer", w=2.9, h=0.5)
+        grad = box(ax, cx, 4.05, f"$g_{r}$: mean gradient", kind="tensor", w=2.6, h=0.5)
+        arrow(ax, batch.top, share.bottom)
+        arrow(ax, share.top, model.bottom)
+        arrow(ax, model.top, grad.bottom)
+        grads.append(grad)
+    reduce = box(ax, mid, 5.55, r"all-reduce:  $g = \sum_r\, (B_r / B)\, g_r$",
+                 kind="op", w=4.4, h=0.6)
+    for grad in grads:
+        arrow(ax, grad.top, reduce.bottom)
+    step = box(ax, mid, 6.85, "the same optimizer step on every rank", kind="op",
+               w=5.0, h=0.5)
+    arrow(ax, reduce.top, step.bottom, "g", side="right")
+    return fig
+
+
+def tensor_parallel_mlp():
+    """Tensor parallelism: a Transformer MLP cut in two, Megatron-style.
+
+    Device ``r`` holds a column block of ``W_1`` and the matching row block
+    of ``W_2``; it computes ``GELU(x W_1^(r)) W_2^(r)`` with no communication,
+    because GELU acts on each number separately; one all-reduce sums the two
+    partial results, and the second bias is added once. Shapes are for a
+    hidden layer of width 4C split in two.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(8.6, 7.7, scale=0.6)
+    mid = 4.3
+    x = box(ax, mid, 0.45, "x", kind="tensor", w=1.0, h=0.5)
+    label(ax, x.left, "(B, T, C)", side="left")
+    partials = []
+    for r, cx in enumerate((2.15, 6.45)):
+        group(ax, cx - 1.85, 1.15, cx + 1.85, 5.1, f"device {r}")
+        w1 = box(ax, cx, 1.95, rf"$W_1^{{({r})}}$: half the columns", kind="layer",
+                 w=2.9, h=0.55)
+        act = box(ax, cx, 3.1, "GELU", kind="op", w=1.2, h=0.5)
+        w2 = box(ax, cx, 4.25, rf"$W_2^{{({r})}}$: half the rows", kind="layer",
+                 w=2.9, h=0.55)
+        arrow(ax, x.top, w1.bottom)
+        arrow(ax, w1.top, act.bottom, "(B, T, 2C)", side="right")
+        arrow(ax, act.top, w2.bottom, "(B, T, 2C)", side="right")
+        partials.append(w2)
+    reduce = box(ax, mid, 5.9, "all-reduce: sum the partial results", kind="op", w=4.6,
+                 h=0.5)
+    for w2 in partials:
+        arrow(ax, w2.top, reduce.bottom)
+    out = box(ax, mid, 7.15, "y", kind="tensor", w=1.0, h=0.5)
+    arrow(ax, reduce.top, out.bottom, "+ second bias: (B, T, C)", side="right")
     return fig
