@@ -627,11 +627,6 @@ class _RNNBase(Module):
                 gi += b_hh.data
         return gi.reshape(T, N, gi.shape[-1])  # (T, N, G*H)
 
-    def _w_hh_for_loop(self, layer):
-        """W_hh stored column-major: w.T is then contiguous and h @ w.T, run at
-        every step, is about 1.5x faster in BLAS. Same values, same shape."""
-        return np.asfortranarray(self._weights(layer)[1].data)
-
     def _accumulate(self, layer, x, h_prev, dgi, dgh):
         """Parameter grads summed over all steps with one matmul each.
 
@@ -688,9 +683,8 @@ class RNN(_RNNBase):
         self.nonlinearity = nonlinearity
 
     def _layer_forward(self, layer, x, h0, c0):
-        _, w_hh, _, b_hh = self._weights(layer)
+        w_hh = self._weights(layer)[1].data  # (H, H)
         gi = self._input_projection(layer, x, add_b_hh=True)  # (T, N, H)
-        w_hh = self._w_hh_for_loop(layer)
         T, N, _ = x.shape
         hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)  # hs[t+1] = h_t
         hs[0] = h0
@@ -727,9 +721,9 @@ class GRU(_RNNBase):
 
     def _layer_forward(self, layer, x, h0, c0):
         _, w_hh, _, b_hh = self._weights(layer)
+        w_hh = w_hh.data  # (3H, H)
         b = None if b_hh is None else b_hh.data
         gi = self._input_projection(layer, x)  # (T, N, 3H)
-        w_hh = self._w_hh_for_loop(layer)
         T, N, _ = x.shape
         hs = np.empty((T + 1, N, self.hidden_size), dtype=gi.dtype)
         hs[0] = h0
@@ -775,7 +769,7 @@ class LSTM(_RNNBase):
 
     def _layer_forward(self, layer, x, h0, c0):
         gi = self._input_projection(layer, x, add_b_hh=True)  # (T, N, 4H)
-        w_hh = self._w_hh_for_loop(layer)
+        w_hh = self._weights(layer)[1].data  # (4H, P)
         w_hr = getattr(self, f"weight_hr_{layer}", None)  # (P, H) or None
         T, N, _ = x.shape
         H, P = self.hidden_size, self._h_size
