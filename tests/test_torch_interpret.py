@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlbook.torch import interpret
+from dlbook.torch.models import shapes_cnn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -195,3 +196,64 @@ def test_synthesize_texture_lowers_the_loss():
     assert losses[-1] < 0.2 * losses[0]
     with pytest.raises(ValueError, match=r"one target image \(1, C, H, W\)"):
         interpret.synthesize_texture(net, target.expand(2, 3, 16, 16))
+
+
+# ------------------------------------------------------------ CAM, Grad-CAM
+
+
+class _GapNet(torch.nn.Module):
+    """conv -> ReLU -> global average pool -> linear: CAM's own architecture."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 5, 3, padding=1)
+        self.relu = torch.nn.ReLU()
+        self.fc = torch.nn.Linear(5, 4)
+
+    def forward(self, x):
+        a = self.relu(self.conv(x))  # (N, 5, H, W)
+        return self.fc(a.mean(dim=(2, 3)))
+
+
+def test_cam_averages_to_the_logit_under_global_average_pooling():
+    torch.manual_seed(0)
+    net = _GapNet().double()
+    x = torch.rand(6, 3, 7, 9, dtype=torch.float64)
+    target = torch.tensor([0, 1, 2, 3, 0, 1])
+    cam = interpret.class_activation_map(net, x, target, layer="relu", classifier="fc")
+    assert cam.shape == (6, 7, 9)
+    logits = net(x).detach()
+    expected = logits.gather(1, target[:, None])[:, 0] - net.fc.bias[target].detach()
+    torch.testing.assert_close(cam.mean(dim=(1, 2)), expected)
+
+
+@pytest.mark.parametrize("make", [lambda: _GapNet().double(),
+                                  lambda: shapes_cnn().double().eval()])
+def test_grad_cam_on_the_last_maps_is_rectified_cam_over_the_positions(make):
+    # global average or global max pooling: d logit_c / d A_k(i, j) is W[c, k] at
+    # one or all positions, so its mean over h * w positions is W[c, k] / (h * w)
+    torch.manual_seed(1)
+    net = make()
+    layer = "relu" if isinstance(net, _GapNet) else "relu3"
+    x = torch.rand(4, 3, 32, 32, dtype=torch.float64)
+    cam = interpret.class_activation_map(net, x, layer=layer)
+    gc = interpret.grad_cam(net, x, layer)
+    h, w = cam.shape[-2:]
+    torch.testing.assert_close(gc, torch.relu(cam) / (h * w))
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_grad_cam_works_at_an_inner_layer_and_refuses_bad_arguments():
+    torch.manual_seed(2)
+    net = shapes_cnn().eval()
+    x = torch.rand(3, 3, 32, 32)
+    assert interpret.grad_cam(net, x, "relu2").shape == (3, 16, 16)
+    assert (interpret.grad_cam(net, x, "relu1") >= 0).all()
+    with pytest.raises(KeyError, match="grad_cam: no submodule named 'relu9'"):
+        interpret.grad_cam(net, x, "relu9")
+    with pytest.raises(ValueError, match=r"grad_cam: expected target \(N,\)"):
+        interpret.grad_cam(net, x, "relu3", target=torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match="must be an nn.Linear"):
+        interpret.class_activation_map(net, x, classifier="conv3")
+    with pytest.raises(ValueError, match="to match 'fc'"):
+        interpret.class_activation_map(net, x, layer="relu2")

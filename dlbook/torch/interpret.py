@@ -4,6 +4,10 @@ texture statistics.
 * :func:`feature_maps` records the outputs of named layers with forward hooks;
 * :func:`saliency` is the input-gradient map of Simonyan, Vedaldi & Zisserman
   (2014), ``|d score / d x|`` maximised over the colour channels;
+* :func:`class_activation_map` (CAM, Zhou et al. 2016) weights the last
+  convolutional maps by the classifier's weights of a class, and
+  :func:`grad_cam` (Selvaraju et al. 2017) by the mean gradient of the class
+  score, which works at any layer;
 * :func:`fgsm` is the fast gradient sign method of Goodfellow, Shlens & Szegedy
   (2015), ``x' = clip(x + eps * sign(grad_x L), 0, 1)``;
 * :func:`gram_matrix`, :func:`texture_loss`, :class:`RandomTextureNet` and
@@ -24,6 +28,8 @@ from torch import Tensor, nn
 
 __all__ = [
     "RandomTextureNet",
+    "class_activation_map",
+    "grad_cam",
     "feature_maps",
     "fgsm",
     "gram_matrix",
@@ -110,6 +116,94 @@ def saliency(model: nn.Module, x: Tensor, target: Tensor | None = None) -> Tenso
         score = logits.gather(1, target.long()[:, None]).sum()
         (grad,) = torch.autograd.grad(score, x)
     return grad.abs().amax(dim=1)  # (N, H, W)
+
+
+# ------------------------------------------------------------ CAM, Grad-CAM
+
+
+def _submodule(model: nn.Module, name: str, who: str) -> nn.Module:
+    modules = dict(model.named_modules())
+    if name not in modules:
+        raise KeyError(
+            f"{who}: no submodule named {name!r}; expected a name from "
+            f"model.named_modules(): {[n for n in modules if n]}"
+        )
+    return modules[name]
+
+
+def _targets(target, logits: Tensor, who: str) -> Tensor:
+    if target is None:
+        return logits.argmax(dim=1)
+    target = torch.as_tensor(target, device=logits.device).long()
+    if target.shape != (logits.shape[0],):
+        raise ValueError(
+            f"{who}: expected target (N,) = ({logits.shape[0]},), got "
+            f"{tuple(target.shape)}"
+        )
+    return target
+
+
+def class_activation_map(model: nn.Module, x: Tensor, target: Tensor | None = None,
+                         layer: str = "relu3", classifier: str = "fc") -> Tensor:
+    """Class activation map (Zhou, Khosla, Lapedriza, Oliva & Torralba 2016).
+
+    For a network that ends in global pooling of the maps ``A_k`` of ``layer``
+    followed by the linear ``classifier``, the map of class c is
+    ``sum_k W[c, k] * A_k`` (bias left out): where in the image the evidence
+    for c lies. With global *average* pooling its mean over positions plus the
+    bias is the logit exactly. x (N, C, H, W); target (N,) classes, default the
+    prediction. Returns (N, h, w) at the layer's resolution, not rectified.
+    """
+    _check_images(x, "class_activation_map")
+    fc = _submodule(model, classifier, "class_activation_map")
+    if not isinstance(fc, nn.Linear):
+        raise TypeError(f"class_activation_map: {classifier!r} must be an nn.Linear, "
+                        f"got {type(fc).__name__}")
+    maps = feature_maps(model, x, [layer])[layer]  # (N, K, h, w)
+    if maps.dim() != 4 or maps.shape[1] != fc.in_features:
+        raise ValueError(
+            f"class_activation_map: {layer!r} gives {tuple(maps.shape)}, expected "
+            f"(N, {fc.in_features}, h, w) to match {classifier!r}'s inputs"
+        )
+    with torch.no_grad():
+        target = _targets(target, model(x), "class_activation_map")
+        weights = fc.weight[target]  # (N, K)
+        return torch.einsum("nk,nkhw->nhw", weights, maps)
+
+
+def grad_cam(model: nn.Module, x: Tensor, layer: str, target: Tensor | None = None,
+             ) -> Tensor:
+    """Grad-CAM (Selvaraju et al. 2017): ``ReLU(sum_k alpha_k * A_k)`` with
+    ``alpha_k`` the mean over positions of ``d score_c / d A_k``.
+
+    ``layer`` names any submodule whose output is (N, K, h, w); the score is the
+    logit of ``target`` (default the prediction). On the last convolutional
+    maps of a network with global average pooling and one linear layer it is
+    ``ReLU(CAM) / (h * w)``. Returns (N, h, w). Parameters' ``.grad`` and the
+    train/eval mode are left untouched.
+    """
+    _check_images(x, "grad_cam")
+    module = _submodule(model, layer, "grad_cam")
+    saved = {}
+
+    def hook(mod, inputs, output):
+        saved["A"] = output
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.enable_grad():
+            logits = model(x.detach())  # (N, classes)
+            target = _targets(target, logits, "grad_cam")
+            acts = saved["A"]  # (N, K, h, w)
+            if acts.dim() != 4:
+                raise ValueError(f"grad_cam: {layer!r} gives {tuple(acts.shape)}, "
+                                 "expected feature maps (N, K, h, w)")
+            score = logits.gather(1, target[:, None]).sum()  # image n: its own score
+            (grads,) = torch.autograd.grad(score, acts)
+    finally:
+        handle.remove()
+    alpha = grads.mean(dim=(2, 3), keepdim=True)  # (N, K, 1, 1)
+    return torch.relu((alpha * acts.detach()).sum(dim=1))  # (N, h, w)
 
 
 # --------------------------------------------------------------------- FGSM
