@@ -325,8 +325,9 @@ def test_coco_map_averages_over_thresholds_hand_computed():
     # t = 0.50 .. 0.70: the second detection claims B -> AP 1;
     # t = 0.75 .. 0.95: it is a false positive, recall stops at 0.5 -> 51/101
     at = res["map_at"]
-    assert [at[t] for t in det.COCO_IOU_THRESHOLDS[:5]] == [1.0] * 5
-    assert all(at[t] == pytest.approx(51 / 101) for t in det.COCO_IOU_THRESHOLDS[5:])
+    assert list(at) == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+    assert [at[t] for t in (0.5, 0.55, 0.6, 0.65, 0.7)] == [1.0] * 5
+    assert all(at[t] == pytest.approx(51 / 101) for t in (0.75, 0.8, 0.85, 0.9, 0.95))
     assert res["map"] == pytest.approx((5 + 5 * 51 / 101) / 10)
     assert res["ap"] == {0: pytest.approx(res["map"])}
     # the VOC number at 0.5 for the same detections: the duplicate rule costs half

@@ -488,7 +488,7 @@ def coco_mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
     dict
         ``{"map": float, "ap": {class: AP averaged over thresholds},
         "map_at": {threshold: mAP at that threshold}}``; ``map_at[0.5]`` is
-        COCO's AP50 and ``map_at[0.75]`` its AP75.
+        COCO's AP50 and ``map_at[0.75]`` its AP75 (keys rounded to 10 decimals).
     """
     per_t = {t: mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
                                        gt_labels, t, num_classes, matching="coco",
@@ -497,4 +497,6 @@ def coco_mean_average_precision(pred_boxes, pred_scores, pred_labels, gt_boxes,
     classes = next(iter(per_t.values()))["ap"].keys() if per_t else []
     ap = {c: float(np.mean([r["ap"][c] for r in per_t.values()])) for c in classes}
     mean = float(np.mean(list(ap.values()))) if ap else float("nan")
-    return {"map": mean, "ap": ap, "map_at": {t: r["map"] for t, r in per_t.items()}}
+    # keys rounded so that map_at[0.9] works (linspace gives 0.8999999999999999)
+    return {"map": mean, "ap": ap,
+            "map_at": {round(t, 10): r["map"] for t, r in per_t.items()}}
