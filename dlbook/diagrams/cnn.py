@@ -97,9 +97,9 @@ def conv_arithmetic(n: int = 5, kernel_size: int = 3, padding: int = 1,
     arrow(ax, (x_in, top + 0.3), (x_in + stride * cell, top + 0.3))
     label(ax, (x_in + stride * cell, top + 0.3), f"stride s = {stride}", mono=False,
           size=SHAPE_SIZE)
-    label(ax, (x_in + size * cell / 2, y0 - 0.1),
-          f"input n = {n}, padding p = {padding} (grey)", side="below", mono=False,
-          size=SHAPE_SIZE)
+    pad_text = f"padding p = {padding} (grey)" if padding else "no padding (p = 0)"
+    label(ax, (x_in + size * cell / 2, y0 - 0.1), f"input n = {n}, {pad_text}",
+          side="below", mono=False, size=SHAPE_SIZE)
 
     x_out = x_in + size * cell + 2.4
     y_out = top - out * cell  # tops aligned: output row 0 comes from window row 0
