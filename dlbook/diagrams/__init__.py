@@ -36,3 +36,8 @@ from dlbook.diagrams.cnn import (  # noqa: F401, E402
 )
 from dlbook.diagrams.norm import dropout, normalization_axes  # noqa: F401, E402
 from dlbook.diagrams.rnn import gru_cell, lstm_cell, rnn_unrolled  # noqa: F401, E402
+from dlbook.diagrams.lessons import (  # noqa: F401, E402
+    sawtooth_network,
+    small_cnn,
+    training_checklist,
+)
