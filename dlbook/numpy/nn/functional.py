@@ -89,6 +89,8 @@ def logsumexp(x: np.ndarray, dim=-1, keepdim: bool = False) -> np.ndarray:
 def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
     """Exponentials normalised to sum to one along ``dim`` (the maximum is
     subtracted first, which changes nothing but keeps ``exp`` from overflowing)."""
+    if x.ndim == 0:  # one number: all the probability
+        return np.ones_like(x, dtype=np.result_type(x, np.float32))
     if x.shape[dim] == 0:  # nothing to normalise over (attention with no keys)
         return np.exp(x)
     e = np.exp(x - np.max(x, axis=dim, keepdims=True))

@@ -357,8 +357,10 @@ class KLDivLoss(_Loss):
             loss = p * (target - input)
         else:
             p = np.asarray(target)
-            safe = np.where(p > 0, p, 1.0)
-            loss = np.where(p > 0, p * np.log(safe), 0.0) - p * input
+            # torch's xlogy: 0 where p = 0; nan for a negative p, as log(p) is
+            with np.errstate(invalid="ignore"):
+                plogp = np.where(p == 0, 0.0, p * np.log(np.where(p == 0, 1.0, p)))
+            loss = plogp - p * input
         self.p, self.n_batch = p, (np.shape(input)[0] if np.ndim(input) else 1)
         if self.reduction == "batchmean":
             return loss.sum() / self.n_batch

@@ -47,16 +47,16 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1,
                  affine: bool = True, track_running_stats: bool = True, *,
-                 dtype=np.float32):
+                 bias: bool = True, dtype=np.float32):
         super().__init__()
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
+        if affine:  # bias=False: a scale without a shift, as torch's
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if bias else None
         else:
             self.weight = self.bias = None
         if track_running_stats:
@@ -98,9 +98,16 @@ class _BatchNorm(Module):
             inv_std = 1.0 / np.sqrt(self.running_var.reshape(bshape) + self.eps)
             x_hat = (x - mean) * inv_std
         self.saved = (x_hat, inv_std, axes, use_batch, bshape)
-        if not self.affine:
-            return x_hat
-        return x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+        return self._affine(x_hat, bshape)
+
+    def _affine(self, x_hat, bshape):
+        """gamma * x_hat + beta, per channel (as far as the layer has them)."""
+        out = x_hat
+        if self.weight is not None:
+            out = out * self.weight.data.reshape(bshape)
+        if self.bias is not None:
+            out = out + self.bias.data.reshape(bshape)
+        return out
 
     def _update_running(self, mean, var, n, count: bool = True):
         if count:  # torch's InstanceNorm keeps the buffer but never counts
@@ -126,7 +133,8 @@ class _BatchNorm(Module):
         g_hat = grad_output
         if self.affine:
             self.weight.grad += (grad_output * x_hat).sum(axis=axes)
-            self.bias.grad += grad_output.sum(axis=axes)
+            if self.bias is not None:
+                self.bias.grad += grad_output.sum(axis=axes)
             g_hat = grad_output * self.weight.data.reshape(bshape)
         if not use_batch:  # running statistics are constants
             return g_hat * inv_std
@@ -161,9 +169,9 @@ class _InstanceNorm(_BatchNorm):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1,
                  affine: bool = False, track_running_stats: bool = False, *,
-                 dtype=np.float32):
+                 bias: bool = True, dtype=np.float32):
         super().__init__(num_features, eps, momentum, affine, track_running_stats,
-                         dtype=dtype)
+                         bias=bias, dtype=dtype)
 
     def forward(self, x):
         self._unbatched = x.ndim == len(self._spatial) + 1
@@ -187,10 +195,7 @@ class _InstanceNorm(_BatchNorm):
             inv_std = 1.0 / np.sqrt(self.running_var.reshape(bshape) + self.eps)
             x_hat = (x - mean) * inv_std
         self.saved = (x_hat, inv_std, axes, use_batch, bshape)
-        out = x_hat
-        if self.affine:
-            out = (x_hat * self.weight.data.reshape(bshape)
-                   + self.bias.data.reshape(bshape))
+        out = self._affine(x_hat, bshape)
         return out[0] if self._unbatched else out
 
     def backward(self, grad_output):
@@ -199,7 +204,8 @@ class _InstanceNorm(_BatchNorm):
         g_hat = g
         if self.affine:
             self.weight.grad += (g * x_hat).sum(axis=(0,) + axes)
-            self.bias.grad += g.sum(axis=(0,) + axes)
+            if self.bias is not None:
+                self.bias.grad += g.sum(axis=(0,) + axes)
             g_hat = g * self.weight.data.reshape(bshape)
         dx = g_hat * inv_std if not use_batch else \
             _normalize_backward(g_hat, x_hat, inv_std, axes)
@@ -332,16 +338,16 @@ class GroupNorm(Module):
     _int_input = "refuse"
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
-                 affine: bool = True, *, dtype=np.float32):
+                 affine: bool = True, *, bias: bool = True, dtype=np.float32):
         super().__init__()
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be "
                              f"divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
-        if affine:
+        if affine:  # bias=False: a scale without a shift, as torch's
             self.weight = Parameter(np.ones(num_channels, dtype=dtype))
-            self.bias = Parameter(np.zeros(num_channels, dtype=dtype))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dtype)) if bias else None
         else:
             self.weight = self.bias = None
 
@@ -360,7 +366,8 @@ class GroupNorm(Module):
         if not self.affine:
             return x_hat
         bshape = (1, -1) + (1,) * (x.ndim - 2)
-        return x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+        out = x_hat * self.weight.data.reshape(bshape)
+        return out if self.bias is None else out + self.bias.data.reshape(bshape)
 
     def backward(self, grad_output):
         x_hat, inv_std = self.saved
@@ -371,7 +378,8 @@ class GroupNorm(Module):
             axes = (0,) + tuple(range(2, grad_output.ndim))
             bshape = (1, -1) + (1,) * (grad_output.ndim - 2)
             self.weight.grad += (grad_output * x_hat).sum(axis=axes)
-            self.bias.grad += grad_output.sum(axis=axes)
+            if self.bias is not None:
+                self.bias.grad += grad_output.sum(axis=axes)
             g_hat = grad_output * self.weight.data.reshape(bshape)
         N, G = grad_output.shape[0], self.num_groups
         dx = _normalize_backward(g_hat.reshape(N, G, -1), x_hat.reshape(N, G, -1),

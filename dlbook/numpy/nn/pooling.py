@@ -94,7 +94,7 @@ class MaxPool2d(_Pool2d):
                  return_indices: bool = False, ceil_mode: bool = False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         if return_indices:
-            raise NotImplementedError("MaxPool2d: return_indices=True is not "
+            raise NotImplementedError(f"{type(self).__name__}: return_indices=True is not "
                                       "implemented")
 
     def forward(self, x):
@@ -223,7 +223,7 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__(output_size)
         if return_indices:
-            raise NotImplementedError("AdaptiveMaxPool2d: return_indices=True is not "
+            raise NotImplementedError(f"{type(self).__name__}: return_indices=True is not "
                                       "implemented")
 
     def forward(self, x):
