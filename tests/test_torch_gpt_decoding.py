@@ -51,6 +51,13 @@ def test_cached_logits_equal_the_full_forward_in_float64(pos_emb):
     with pytest.raises(ValueError, match="after 16 cached positions exceeds "
                                          "block_size 16"):
         m(idx[:, :1], kv_cache=cache)
+    # crop back to 10 positions and feed the rest again: the same logits
+    cache.crop(10)
+    assert len(cache) == 10
+    again, _ = m(idx[:, 10:], kv_cache=cache)
+    torch.testing.assert_close(again, full[:, 10:], atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match=r"n must lie in \[0, 16\]"):
+        cache.crop(17)
 
 
 @pytest.mark.parametrize("pos_emb", ["learned", "rope"])

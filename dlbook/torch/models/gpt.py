@@ -146,6 +146,13 @@ class KVCache:
         self.keys = [k[index] for k in self.keys]
         self.values = [v[index] for v in self.values]
 
+    def crop(self, n: int) -> None:
+        """Keep the first n positions and forget the rest."""
+        if not 0 <= n <= len(self):
+            raise ValueError(f"KVCache.crop: n must lie in [0, {len(self)}], got {n}")
+        self.keys = [k[:, :, :n] for k in self.keys]
+        self.values = [v[:, :, :n] for v in self.values]
+
     def reset(self) -> None:
         """Forget every position."""
         self.keys, self.values = [], []
