@@ -378,3 +378,12 @@ def test_unbatched_input_matches_torch_forward_and_backward(spec):
             m(x)
         return
     check_against_torch(m, t, x, copy_weights=False)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.call not in (mha_call, dec_call)],
+                         ids=lambda s: s.name)
+def test_input_can_be_passed_by_torchs_keyword(spec):
+    m, t = build(spec)
+    x = np.random.default_rng(6).standard_normal(spec.shape)
+    want = first(t(input=torch.tensor(x)) if spec.name == "Linear" else t(torch.tensor(x)))
+    np.testing.assert_allclose(first(m(input=x)), want.detach().numpy(), atol=1e-10)

@@ -226,3 +226,9 @@ def test_rnn_layers_agree_with_naive(cls, mode):
         ref, h_ref = nn.rnn_naive(x, h0[0], *w, mode=mode)
     np.testing.assert_allclose(out, ref, atol=1e-12)
     np.testing.assert_allclose(h[0], h_ref, atol=1e-12)
+
+
+def test_activation_may_be_torchs_function():
+    np_m, t_m = pair("TransformerEncoderLayer", activation=torch.nn.functional.gelu)
+    assert type(np_m.activation).__name__ == "GELU"
+    check_against_torch(np_m, t_m, np.random.default_rng(9).standard_normal((S, N, E)))

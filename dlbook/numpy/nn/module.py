@@ -14,6 +14,7 @@ twice before ``backward`` gets both gradients right, as with torch's autograd.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -359,8 +360,13 @@ def _check_input(module: Module, args: tuple) -> tuple:
 
 
 def _saves_context(forward):
+    params = list(inspect.signature(forward).parameters)
+    first = params[1] if len(params) > 1 else None  # the input's name in forward
+
     @functools.wraps(forward)
     def saving_forward(self, *args, **kwargs):
+        if not args and "input" in kwargs and first not in (None, "input"):
+            args = (kwargs.pop("input"),)  # torch's keyword: layer(input=x)
         if self.__dict__.get("_recording") is not None:
             return forward(self, *args, **kwargs)  # super().forward: already saving
         if self._int_input is not None:

@@ -35,8 +35,10 @@ __all__ = ["TransformerEncoderLayer", "TransformerDecoderLayer"]
 
 
 def _activation(name, layer: str) -> Module:
-    """torch accepts 'relu' and 'gelu' (or the functions); dlbook the names and
-    its own ReLU/GELU modules, whose backward it knows."""
+    """torch accepts 'relu' and 'gelu' or the functions F.relu and F.gelu; dlbook
+    those (by name) and its own ReLU/GELU modules, whose backward it knows."""
+    if callable(name) and getattr(name, "__name__", None) in ("relu", "gelu"):
+        name = name.__name__  # torch.nn.functional.relu / gelu
     if isinstance(name, str) and name in ("relu", "gelu"):
         return ReLU() if name == "relu" else GELU()
     if isinstance(name, (ReLU, GELU)):
