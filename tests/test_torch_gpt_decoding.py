@@ -41,7 +41,8 @@ def test_cached_logits_equal_the_full_forward_in_float64(pos_emb):
     got = []
     # a prompt of 5, then one token at a time, then a chunk of 3 (which needs the
     # causal band of the past as a mask), then the rest one by one
-    for lo, hi in [(0, 5), (5, 6), (6, 7), (7, 10)] + [(t, t + 1) for t in range(10, 16)]:
+    chunks = [(0, 5), (5, 6), (6, 7), (7, 10)] + [(t, t + 1) for t in range(10, 16)]
+    for lo, hi in chunks:
         logits, _ = m(idx[:, lo:hi], kv_cache=cache)
         assert len(cache) == hi
         got.append(logits)
