@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from dlbook.torch.models.gpt import GPT, CausalSelfAttention, GPTConfig, apply_rope
+from dlbook.torch.models.gpt import (
+    GPT,
+    SINUSOIDAL_SCALE,
+    CausalSelfAttention,
+    GPTConfig,
+    apply_rope,
+)
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 F64 = torch.float64
@@ -108,9 +114,12 @@ def test_sinusoidal_gpt_adds_the_fixed_table():
     torch.manual_seed(0)
     m = GPT(GPTConfig(block_size=8, vocab_size=7, n_layer=1, n_head=2, n_embd=8,
                       pos_emb="sinusoidal")).double()
-    # built in the default dtype, like every buffer, then cast with the module
-    want = sinusoidal_positional_encoding(8, 8).to(F64)
+    # built in the default dtype, like every buffer, then cast with the module;
+    # scaled to the RMS of a learned table at initialisation, 0.02
+    want = (sinusoidal_positional_encoding(8, 8) * SINUSOIDAL_SCALE).to(F64)
     torch.testing.assert_close(m.pos_table, want, atol=0, rtol=0)
+    rms = sinusoidal_positional_encoding(512, 64).pow(2).mean().sqrt()
+    assert abs(rms * SINUSOIDAL_SCALE - 0.02) < 1e-4
     # two copies of one token differ only through the table
     idx = torch.tensor([[3, 3]])
     emb = m.transformer.wte(idx) + m.pos_table[:2]

@@ -32,7 +32,11 @@ IGNORE_INDEX = -100  # torch's default ignore_index: targets left out of the los
 __all__ = ["GPTConfig", "GPT", "KVCache", "apply_rope", "top_k_filter",
            "top_p_filter"]
 
+#: The values of ``GPTConfig.pos_emb``: how positions enter the model.
 POS_EMBS = ("learned", "sinusoidal", "rope")
+#: Factor on the sinusoidal table (entries of RMS 1/sqrt(2)) that gives it the
+#: RMS 0.02 of a learned position table at initialisation.
+SINUSOIDAL_SCALE = 0.02 * math.sqrt(2)
 
 
 @dataclass
@@ -47,7 +51,8 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True  # biases in Linear and LayerNorm (GPT-2 has them)
     # positions: "learned" (GPT-2's wpe table), "sinusoidal" (the fixed table of
-    # Vaswani et al. 2017, added like wpe) or "rope" (queries and keys rotated)
+    # Vaswani et al. 2017, added like wpe at wpe's initial scale) or "rope"
+    # (queries and keys rotated)
     pos_emb: str = "learned"
 
     def __post_init__(self):
@@ -251,9 +256,13 @@ class GPT(nn.Module):
         )
         self.transformer = nn.ModuleDict(parts)
         if config.pos_emb == "sinusoidal":
-            # a fixed function of the position: a buffer, not in the state_dict
+            # a fixed function of the position: a buffer, not in the state_dict.
+            # Scaled to the size of wpe at initialisation (RMS 0.02, like the
+            # token embeddings): the raw table's entries (RMS 0.71) would drown
+            # the tokens, and the network could not grow them to compensate
             table = sinusoidal_positional_encoding(config.block_size, config.n_embd)
-            self.register_buffer("pos_table", table, persistent=False)
+            self.register_buffer("pos_table", table * SINUSOIDAL_SCALE,
+                                 persistent=False)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # weight tying: the same (V, C) matrix reads tokens in and scores them out;
         # it saves V*C parameters and works better (Press & Wolf 2017)
