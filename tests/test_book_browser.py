@@ -68,7 +68,7 @@ def built_book():
         "-n",
         "--keep-going",
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     log = result.stdout + result.stderr
     return result.returncode, log
 
