@@ -76,7 +76,7 @@ PAGES = (
     Page("utils", "`dlbook.utils`, `dlbook.plot` and `dlbook.claims`",
          "Seeding, counting and timing; the book's figure style and diagrams; "
          "tying the numbers in the prose to the run that measured them.",
-         ("dlbook.utils", "dlbook.plot", "dlbook.claims")),
+         ("dlbook.utils", "dlbook.plot", "dlbook.diagrams", "dlbook.claims")),
 )
 
 
