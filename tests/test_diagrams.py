@@ -7,19 +7,11 @@ whose text labels do not overlap.
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from diagram_checks import book_style, draw_on_a_page  # noqa: E402, F401
 
 from dlbook import diagrams as d  # noqa: E402
 from dlbook import plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    with matplotlib.rc_context():
-        plot.use_style()
-        yield
-    plt.close("all")
 
 
 def test_nodes_report_their_anchors():

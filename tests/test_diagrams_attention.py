@@ -3,19 +3,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from diagram_checks import book_style, draw_on_a_page  # noqa: E402, F401
 
-from dlbook import diagrams, plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    with matplotlib.rc_context():
-        plot.use_style()
-        yield
-    plt.close("all")
+from dlbook import diagrams  # noqa: E402
 
 
 @pytest.mark.parametrize("draw", [
@@ -31,12 +22,7 @@ def _close():
     diagrams.tensor_parallel_mlp,
 ])
 def test_attention_diagrams_draw_without_overlapping_text(draw):
-    fig = draw()
-    assert isinstance(fig, Figure)
-    fig.canvas.draw()
-    assert plot.overlapping_texts(fig) == []
-    width, _ = fig.get_size_inches()
-    assert width <= 6.5                    # fits a book page
+    fig = draw_on_a_page(draw(), max_width=6.5)
     sizes = [t.get_fontsize() for t in fig.axes[0].texts]
     assert sizes and min(sizes) >= 9       # readable at phone width
 

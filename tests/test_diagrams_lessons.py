@@ -5,19 +5,11 @@ numbers it draws correctly, and refuses bad arguments with its name."""
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from diagram_checks import book_style, draw_on_a_page  # noqa: E402, F401
 
-from dlbook import diagrams, plot  # noqa: E402
+from dlbook import diagrams  # noqa: E402
 from dlbook.diagrams import lessons  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    with matplotlib.rc_context():
-        plot.use_style()
-        yield
-    plt.close("all")
 
 
 def _texts(fig):
@@ -33,12 +25,7 @@ def _texts(fig):
     lambda: diagrams.training_checklist([("look", "a bug")]),
 ])
 def test_diagram_is_a_figure_without_overlapping_text(draw):
-    fig = draw()
-    assert isinstance(fig, matplotlib.figure.Figure)
-    fig.canvas.draw()
-    assert plot.overlapping_texts(fig) == []
-    width, _ = fig.get_size_inches()
-    assert width <= 6.6  # a book page
+    fig = draw_on_a_page(draw(), max_width=6.6)
     sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
     assert min(sizes) >= 9
 

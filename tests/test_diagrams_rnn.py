@@ -3,19 +3,10 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+from diagram_checks import book_style, draw_on_a_page  # noqa: E402, F401
 
 from dlbook import diagrams as d  # noqa: E402
-from dlbook import plot  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    with matplotlib.rc_context():
-        plot.use_style()
-        yield
-    plt.close("all")
 
 
 @pytest.mark.parametrize("draw", [
@@ -31,12 +22,7 @@ def _close():
 ], ids=["rnn3", "rnn2", "rnn4", "lstm", "gru", "norm", "norm-g3", "dropout",
         "dropout-0.2"])
 def test_diagram_draws_without_overlapping_text(draw):
-    fig = draw()
-    assert isinstance(fig, matplotlib.figure.Figure)
-    fig.canvas.draw()
-    assert plot.overlapping_texts(fig) == []
-    width, _ = fig.get_size_inches()
-    assert width <= 6.6  # fits a book page
+    draw_on_a_page(draw(), max_width=6.6)
 
 
 def test_every_text_is_at_least_9_points():

@@ -3,20 +3,11 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from diagram_checks import book_style, draw_on_a_page  # noqa: E402, F401
 
 from dlbook import diagrams, plot  # noqa: E402
 from dlbook.data import SHAPE_BACKGROUND_COLOR, SHAPE_CLASS_COLORS, SHAPE_CLASSES  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    with matplotlib.rc_context():
-        plot.use_style()
-        yield
-    plt.close("all")
 
 
 def _texts(fig):
@@ -25,12 +16,7 @@ def _texts(fig):
 
 @pytest.mark.parametrize("draw", [diagrams.rcnn_pipelines, diagrams.unet])
 def test_diagram_is_a_figure_without_overlapping_text_and_fits_a_page(draw):
-    fig = draw()
-    assert isinstance(fig, Figure)
-    fig.canvas.draw()
-    assert plot.overlapping_texts(fig) == []
-    width, _ = fig.get_size_inches()
-    assert width <= 6.5
+    fig = draw_on_a_page(draw(), max_width=6.5)
     assert min(t.get_fontsize() for t in fig.axes[0].texts) >= 9
 
 

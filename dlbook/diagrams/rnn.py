@@ -67,6 +67,18 @@ def rnn_unrolled(steps: int = 3):
     return fig
 
 
+
+def _input_bus(ax, bus: float):
+    """The gated cells' inputs: ``h_{t-1}`` on a bus at height ``bus``, and
+    ``x_t`` below it joining the bus at x = 2.05. Returns both boxes."""
+    h_prev = box(ax, 0.65, bus, "$h_{t-1}$", kind="tensor", w=1.0, h=0.55)
+    x_t = box(ax, 0.65, 0.55, "$x_t$", kind="tensor", w=1.0, h=0.55)
+    label(ax, ((h_prev.right[0] + 2.05) / 2, bus), "(B, H)", side="above",
+          offset=0.06)
+    label(ax, (2.05, (x_t.y + bus) / 2), "(B, I)", side="right", offset=0.1)
+    path(ax, [x_t.right, (2.05, x_t.y), (2.05, bus)], style="-")
+    return h_prev, x_t
+
 def lstm_cell():
     """One LSTM step: three sigmoid gates, a tanh candidate and the cell path.
 
@@ -118,12 +130,7 @@ def lstm_cell():
     label(ax, (h_new.x, h_new.bottom[1]), "(B, H)", side="below", offset=0.08)
 
     bus = 1.55
-    h_prev = box(ax, 0.65, bus, "$h_{t-1}$", kind="tensor", w=1.0, h=0.55)
-    x_t = box(ax, 0.65, 0.55, "$x_t$", kind="tensor", w=1.0, h=0.55)
-    label(ax, ((h_prev.right[0] + 2.05) / 2, bus), "(B, H)", side="above",
-          offset=0.06)
-    label(ax, (2.05, (x_t.y + bus) / 2), "(B, I)", side="right", offset=0.1)
-    path(ax, [x_t.right, (2.05, x_t.y), (2.05, bus)], style="-")
+    h_prev, x_t = _input_bus(ax, bus)
     ax.plot([2.05, gates["output"].x], [bus, bus], color="#333333", lw=1.3,
             zorder=1.5)
     for g in gates.values():
@@ -183,12 +190,7 @@ def gru_cell():
     arrow(ax, w_hn.top, mul_r.bottom)
     arrow(ax, mul_r.right, n.left)
 
-    h_prev = box(ax, 0.65, bus, "$h_{t-1}$", kind="tensor", w=1.0, h=0.55)
-    x_t = box(ax, 0.65, 0.55, "$x_t$", kind="tensor", w=1.0, h=0.55)
-    label(ax, ((h_prev.right[0] + 2.05) / 2, bus), "(B, H)", side="above",
-          offset=0.06)
-    label(ax, (2.05, (x_t.y + bus) / 2), "(B, I)", side="right", offset=0.1)
-    path(ax, [x_t.right, (2.05, x_t.y), (2.05, bus)], style="-")
+    h_prev, x_t = _input_bus(ax, bus)
     ax.plot([h_prev.right[0], r.x], [bus, bus], color="#333333", lw=1.3, zorder=1.5)
     for g in (z, r):
         arrow(ax, (g.x, bus), g.bottom)

@@ -125,6 +125,25 @@ class _RoIMaxPool(torch.autograd.Function):
         return grad[:-1].view(ctx.features_shape), None, None, None
 
 
+
+def _check_roi_inputs(name: str, features: Tensor, boxes: Tensor) -> None:
+    """The checks RoI pooling and RoIAlign share: a 4-D feature map, (K, 5) boxes,
+    both on one device. Errors name the function ``name``."""
+    if features.dim() != 4:
+        raise ValueError(
+            f"{name}: expected features (N, C, H, W), got {tuple(features.shape)}"
+        )
+    if boxes.dim() != 2 or boxes.shape[1] != 5:
+        raise ValueError(
+            f"{name}: expected boxes (K, 5) rows [batch_index, x1, y1, x2, y2], "
+            f"got {tuple(boxes.shape)}"
+        )
+    if boxes.device != features.device:
+        raise ValueError(
+            f"{name}: boxes are on {boxes.device} but features on "
+            f"{features.device}; move the boxes (boxes.to(features.device))"
+        )
+
 def roi_pool(features: Tensor, boxes: Tensor, output_size, spatial_scale: float = 1.0
              ) -> Tensor:
     """Max-pool each box of ``boxes`` to ``output_size``.
@@ -139,20 +158,7 @@ def roi_pool(features: Tensor, boxes: Tensor, output_size, spatial_scale: float 
     to the cell its maximum came from, as the reference kernel does.
     """
     ph, pw = _pair(output_size)
-    if features.dim() != 4:
-        raise ValueError(
-            f"roi_pool: expected features (N, C, H, W), got {tuple(features.shape)}"
-        )
-    if boxes.dim() != 2 or boxes.shape[1] != 5:
-        raise ValueError(
-            "roi_pool: expected boxes (K, 5) rows [batch_index, x1, y1, x2, y2], "
-            f"got {tuple(boxes.shape)}"
-        )
-    if boxes.device != features.device:
-        raise ValueError(
-            f"roi_pool: boxes are on {boxes.device} but features on "
-            f"{features.device}; move the boxes (boxes.to(features.device))"
-        )
+    _check_roi_inputs("roi_pool", features, boxes)
     N, C, H, W = features.shape
     K = boxes.shape[0]
     if K == 0:

@@ -33,6 +33,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 
+from dlbook.torch.nn.roi import _check_roi_inputs
+
 __all__ = ["roi_align", "RoIAlign", "bilinear_sample"]
 
 
@@ -111,20 +113,7 @@ def roi_align(features: Tensor, boxes: Tensor, output_size, spatial_scale: float
         its four neighbouring cells).
     """
     ph, pw = _pair(output_size)
-    if features.dim() != 4:
-        raise ValueError(
-            f"roi_align: expected features (N, C, H, W), got {tuple(features.shape)}"
-        )
-    if boxes.dim() != 2 or boxes.shape[1] != 5:
-        raise ValueError(
-            "roi_align: expected boxes (K, 5) rows [batch_index, x1, y1, x2, y2], "
-            f"got {tuple(boxes.shape)}"
-        )
-    if boxes.device != features.device:
-        raise ValueError(
-            f"roi_align: boxes are on {boxes.device} but features on "
-            f"{features.device}; move the boxes (boxes.to(features.device))"
-        )
+    _check_roi_inputs("roi_align", features, boxes)
     N, C, H, W = features.shape
     if len(boxes) and (boxes[:, 0].min() < 0 or boxes[:, 0].max() >= N):
         raise ValueError(
