@@ -90,14 +90,19 @@ def check_against_torch(np_module, torch_module, *inputs, atol: float = 1e-10,
                         copy_weights: bool = True) -> dict:
     """Assert that ``np_module`` computes what ``torch_module`` computes.
 
-    Parameters
-    ----------
-    inputs : NumPy arrays (floating ones are cast to float64 and get gradients).
-    kwargs : extra keyword arguments passed to both forwards (e.g. ``need_weights``).
-    grad_inputs : positions of the inputs whose gradients to compare; default all
-        floating inputs. If the NumPy backward returns a single array, it is the
-        gradient of the first of them (losses return only d/d input).
-    copy_weights : load torch's state into the NumPy module first (default).
+    Args:
+        np_module: the ``dlbook.numpy`` module under test.
+        torch_module: the reference; its weights are copied into ``np_module``
+            first unless ``copy_weights`` is false.
+        inputs: NumPy arrays; floating ones are cast to float64 and get
+            gradients.
+        kwargs: extra keyword arguments passed to both forwards (e.g.
+            ``need_weights``).
+        grad_inputs: positions of the inputs whose gradients to compare;
+            default all floating inputs. If the NumPy backward returns a single
+            array, it is the gradient of the first of them (losses return only
+            d/d input).
+        copy_weights: load torch's state into the NumPy module first (default).
 
     Returns a dict with the NumPy output, its input gradients and the largest
     absolute errors, handy for printing in a notebook.
