@@ -271,3 +271,16 @@ def test_every_scale_up_switch_is_listed_on_the_gpu_page():
     for path in with_switch:
         link = f"{{doc}}`../{path.parent.name}/{path.stem}`"
         assert link in gpu_page, f"{link} missing from book/appendix/gpu.ipynb"
+
+
+CHAPTER_PAGES = sorted({p.parent for p in NOTEBOOKS if p.parent.name[:2].isdigit()})
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_PAGES, ids=lambda p: p.name)
+def test_chapter_index_introduces_every_section(chapter):
+    """A chapter's index.md says what each of its sections does: a page added
+    without a line there is invisible to a reader planning the chapter."""
+    text = (chapter / "index.md").read_text()
+    linked = set(re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", text))
+    missing = [p.stem for p in sorted(chapter.glob("*.ipynb")) if p.stem not in linked]
+    assert not missing, f"{chapter.name}/index.md does not introduce {missing}"
