@@ -11,6 +11,7 @@ from .attention import (
     scaled_dot_product_attention_naive,
 )
 from .conv import Conv2d, conv2d_unfold
+from .lora import LoRALinear, add_lora, lora_layers
 from .positional import SinusoidalPositionalEncoding, sinusoidal_positional_encoding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .roi import RoIPool, roi_pool
@@ -26,4 +27,5 @@ __all__ = [
     "conv2d_unfold", "Conv2d",
     "roi_pool", "RoIPool",
     "roi_align", "RoIAlign", "bilinear_sample",
+    "LoRALinear", "add_lora", "lora_layers",
 ]
