@@ -207,8 +207,8 @@ def test_real_forward_backward_at_small_size(factory, kwargs, size, one_thread):
 
 def test_list_models_builds_every_name():
     names = list_models()
-    assert len(names) == len(set(names)) == 21
-    assert names[-1] == "shapes_cnn"  # chapter 8's classifier, last in book order
+    assert len(names) == len(set(names)) == 22
+    assert names[-2:] == ["shapes_cnn", "vit"]  # chapter 8's models, in book order
     for name in names:
         assert isinstance(on_meta(get_model, name=name), nn.Module)
 

@@ -7,9 +7,9 @@ parameter counts of the widely used reference implementations: ``alexnet``,
 
 Small, trained on a CPU in seconds: ``digits_mlp`` and ``digits_cnn`` (8x8
 digits), ``small_cnn`` and ``small_resnet`` (28x28 images), ``shapes_cnn``
-(chapter 8's 32x32 shapes), and the MNIST-1D
+(chapter 8's 32x32 shapes), the MNIST-1D
 baselines ``mnist1d_logistic``, ``mnist1d_mlp``, ``mnist1d_cnn``,
-``mnist1d_gru``.
+``mnist1d_gru``, and a small Vision Transformer, ``vit``.
 
 ``get_model(name, **kwargs)`` builds any of them by name; ``list_models()``
 lists the names. Count a full-size model without allocating its weights::
@@ -55,6 +55,7 @@ from .small import (
 )
 from .small_resnet import SmallBlock, SmallResNet, small_resnet
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
+from .vit import ViT, vit
 
 __all__ = [
     "AlexNet", "alexnet",
@@ -68,6 +69,7 @@ __all__ = [
     "SmallBlock", "SmallResNet", "small_resnet",
     "MNIST1DLogistic", "MNIST1DMLP", "MNIST1DCNN", "MNIST1DGRU",
     "mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru",
+    "ViT", "vit",
     "get_model", "list_models",
 ]
 from .gpt import GPT, GPTConfig  # noqa: F401 (re-exported, not in __all__)

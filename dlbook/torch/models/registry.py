@@ -15,6 +15,7 @@ from .resnet import resnet18, resnet34, resnet50, resnet101, resnet152
 from .small import digits_cnn, digits_mlp, shapes_cnn, small_cnn
 from .small_resnet import small_resnet
 from .vgg import vgg11, vgg13, vgg16, vgg19
+from .vit import vit
 
 # Built once from the factory functions above; read-only after import.
 _MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -24,7 +25,7 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {
         resnet18, resnet34, resnet50, resnet101, resnet152,
         digits_mlp, digits_cnn, small_cnn, small_resnet,
         mnist1d_logistic, mnist1d_mlp, mnist1d_cnn, mnist1d_gru,
-        shapes_cnn,
+        shapes_cnn, vit,
     ]
 }
 
