@@ -64,10 +64,11 @@ PAGES = (
           "dlbook.torch.models.vgg")),
     Page("torch_vision", "`dlbook.torch` for vision: detection, segmentation, "
          "interpretation",
-         "Boxes, anchors, NMS and mean average precision; segmentation metrics; "
+         "Boxes, anchors, anchor matching and sampling, NMS and mean average "
+         "precision; segmentation metrics; "
          "saliency, feature visualisation and adversarial examples.",
-         ("dlbook.torch.detection", "dlbook.torch.segmentation",
-          "dlbook.torch.interpret")),
+         ("dlbook.torch.detection", "dlbook.torch.anchors",
+          "dlbook.torch.segmentation", "dlbook.torch.interpret")),
     Page("data", "`dlbook.data`: data sets that work offline",
          "Bundled and generated data sets, the text corpus and tokenizers, and "
          "downloaders that verify a checksum and cache.",
