@@ -6,13 +6,20 @@ embedding (weight tying, Press & Wolf 2017). ``GPTConfig.pos_emb`` swaps the
 learned positions for the fixed sinusoidal table or for rotary embeddings
 (RoPE, Su et al. 2021, ``apply_rope``).
 
+The block of models since LLaMA (Touvron et al. 2023) is three options away:
+``norm="rmsnorm"`` (RMSNorm, Zhang & Sennrich 2019, instead of LayerNorm),
+``mlp="swiglu"`` (a SiLU-gated MLP, Shazeer 2020, instead of the GELU MLP) and
+``n_kv_head`` < ``n_head`` (grouped-query attention, Ainslie et al. 2023: groups
+of query heads share one key and value head; ``n_kv_head=1`` is multi-query
+attention, Shazeer 2019). The defaults are GPT-2's block.
+
 Decoding: ``GPT.generate`` samples with a KV cache (``KVCache``), temperature,
 top-k (``top_k_filter``) and top-p (``top_p_filter``); ``GPT.beam_search``
 keeps the ``num_beams`` likeliest continuations.
 
 Letters in shape comments: B batch, T sequence length (<= block_size), P
-positions already in the KV cache, C n_embd, nh n_head, hs head size (C // nh),
-V vocab_size.
+positions already in the KV cache, C n_embd, nh n_head, nkv n_kv_head, hs head
+size (C // nh), H the MLP's hidden width, V vocab_size.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dlbook.torch.nn.positional import sinusoidal_positional_encoding
+from dlbook.torch.nn.rmsnorm import RMSNorm
 
 IGNORE_INDEX = -100  # torch's default ignore_index: targets left out of the loss
 
@@ -34,6 +42,10 @@ __all__ = ["GPTConfig", "GPT", "KVCache", "apply_rope", "top_k_filter",
 
 #: The values of ``GPTConfig.pos_emb``: how positions enter the model.
 POS_EMBS = ("learned", "sinusoidal", "rope")
+#: The values of ``GPTConfig.norm``: the block's normalisation layers.
+NORMS = ("layernorm", "rmsnorm")
+#: The values of ``GPTConfig.mlp``: the block's position-wise MLP.
+MLPS = ("gelu", "swiglu")
 #: Factor on the sinusoidal table (entries of RMS 1/sqrt(2)) that gives it the
 #: RMS 0.02 of a learned position table at initialisation.
 SINUSOIDAL_SCALE = 0.02 * math.sqrt(2)
@@ -54,6 +66,17 @@ class GPTConfig:
     # Vaswani et al. 2017, added like wpe at wpe's initial scale) or "rope"
     # (queries and keys rotated)
     pos_emb: str = "learned"
+    # the block: "layernorm" (GPT-2) or "rmsnorm" (LLaMA) for every norm
+    norm: str = "layernorm"
+    # "gelu": C -> H -> C with GELU; "swiglu": SiLU(x W_gate) * (x W_up), then down
+    mlp: str = "gelu"
+    # key/value heads: None means n_head (multi-head attention); fewer is
+    # grouped-query attention, 1 multi-query attention
+    n_kv_head: int | None = None
+    # the MLP's hidden width H; None: 4 n_embd for "gelu", and for "swiglu" the
+    # multiple of 8 nearest 8 n_embd / 3 (three matrices of C x H then hold
+    # about the parameters of the GELU MLP's two of C x 4C)
+    mlp_hidden: int | None = None
 
     def __post_init__(self):
         if self.n_embd % self.n_head:
@@ -73,6 +96,39 @@ class GPTConfig:
                 f"GPTConfig: RoPE rotates pairs of dimensions, so the head size "
                 f"n_embd // n_head must be even, got {self.n_embd // self.n_head}"
             )
+        if self.norm not in NORMS:
+            raise ValueError(f"GPTConfig: norm must be one of {NORMS}, got "
+                             f"{self.norm!r}")
+        if self.mlp not in MLPS:
+            raise ValueError(f"GPTConfig: mlp must be one of {MLPS}, got "
+                             f"{self.mlp!r}")
+        if self.n_kv_head is not None:
+            if not isinstance(self.n_kv_head, int) or self.n_kv_head <= 0:
+                raise ValueError(f"GPTConfig: n_kv_head must be a positive integer "
+                                 f"or None, got {self.n_kv_head!r}")
+            if self.n_head % self.n_kv_head:
+                raise ValueError(
+                    f"GPTConfig: n_head ({self.n_head}) must be divisible by "
+                    f"n_kv_head ({self.n_kv_head}): each key/value head serves a "
+                    f"group of n_head // n_kv_head query heads"
+                )
+        if self.mlp_hidden is not None and self.mlp_hidden <= 0:
+            raise ValueError(f"GPTConfig: mlp_hidden must be positive or None, got "
+                             f"{self.mlp_hidden}")
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads per layer: ``n_kv_head``, or ``n_head`` if None."""
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def hidden(self) -> int:
+        """The MLP's hidden width H (see ``mlp_hidden``)."""
+        if self.mlp_hidden is not None:
+            return self.mlp_hidden
+        if self.mlp == "swiglu":
+            return 8 * round(self.n_embd / 3)  # the multiple of 8 nearest 8C/3
+        return 4 * self.n_embd
 
 
 def apply_rope(x: Tensor, positions: Tensor, base: float = 10000.0) -> Tensor:
@@ -126,7 +182,7 @@ class KVCache:
     """
 
     def __init__(self):
-        self.keys: list[Tensor] = []  # per layer, (B, nh, P, hs)
+        self.keys: list[Tensor] = []  # per layer, (B, nkv, P, hs)
         self.values: list[Tensor] = []
 
     def __len__(self) -> int:
@@ -134,7 +190,7 @@ class KVCache:
         return self.keys[0].shape[2] if self.keys else 0
 
     def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Append k, v (B, nh, T, hs) to ``layer``; return (B, nh, P + T, hs) each."""
+        """Append k, v (B, nkv, T, hs) to ``layer``; return (B, nkv, P + T, hs)."""
         if layer == len(self.keys):  # this layer's first call
             self.keys.append(k)
             self.values.append(v)
@@ -145,6 +201,11 @@ class KVCache:
             raise ValueError(f"KVCache: layers are filled in order; got layer "
                              f"{layer} with {len(self.keys)} layers cached")
         return self.keys[layer], self.values[layer]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by every cached key and value: 2 L B nkv P hs per element."""
+        return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 
     def reorder(self, index: Tensor) -> None:
         """Keep the batch rows ``index`` (B',), in that order (beam search)."""
@@ -168,12 +229,17 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
+    """Causal multi-head self-attention; grouped-query if n_kv_head < n_head."""
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.n_head, self.n_embd, self.dropout = cfg.n_head, cfg.n_embd, cfg.dropout
+        self.n_kv_head = cfg.kv_heads
         self.rope = cfg.pos_emb == "rope"
-        # Q, K, V for all heads in one matmul
-        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)
+        # Q for all heads and K, V for the nkv key/value heads in one matmul:
+        # C + 2 nkv hs outputs (3C for multi-head attention)
+        kv_size = self.n_kv_head * (cfg.n_embd // cfg.n_head)
+        self.c_attn = nn.Linear(cfg.n_embd, cfg.n_embd + 2 * kv_size, bias=cfg.bias)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
@@ -182,18 +248,25 @@ class CausalSelfAttention(nn.Module):
         """x (B, T, C) at ``positions`` (T,) -> (B, T, C). With a cache, x holds
         only the new positions; they attend to the cached ones and to each other."""
         B, T, C = x.shape
-        nh, hs = self.n_head, C // self.n_head
-        q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
+        nh, nkv, hs = self.n_head, self.n_kv_head, C // self.n_head
+        q, k, v = self.c_attn(x).split([C, nkv * hs, nkv * hs], dim=2)
         q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        v = v.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
+        v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
         if self.rope:
             if positions is None:
                 positions = torch.arange(T, device=x.device)
             # keys are cached after rotation: a key's position never changes
             q, k = apply_rope(q, positions), apply_rope(k, positions)
         if cache is not None:
-            k, v = cache.update(layer, k, v)  # (B, nh, P + T, hs): past and new
+            # the cache holds nkv heads, not nh: GQA's saving
+            k, v = cache.update(layer, k, v)  # (B, nkv, P + T, hs): past and new
+        if nkv < nh:
+            # query head j reads key/value head j // (nh // nkv). The copy is
+            # made per call and dropped; kernels with grouped-query support
+            # (scaled_dot_product_attention's enable_gqa, torch >= 2.5) skip it
+            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nh, P + T, hs)
+            v = v.repeat_interleave(nh // nkv, dim=1)  # (B, nh, P + T, hs)
         P = k.shape[2] - T  # positions that were already cached
         # the causal rule: query i (position P + i) sees keys 0..P + i. Without a
         # past that is is_causal; one new token sees every key (no mask at all);
@@ -213,15 +286,42 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
+    """GPT-2's position-wise MLP: C -> H (GELU) -> C, H = 4C by default."""
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
+        self.c_fc = nn.Linear(cfg.n_embd, cfg.hidden, bias=cfg.bias)
         self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.c_proj = nn.Linear(cfg.hidden, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))  # (B, T, C)
+
+
+class SwiGLU(nn.Module):
+    """The gated MLP of LLaMA (Shazeer 2020): ``(SiLU(x W_g) * (x W_u)) W_d``.
+
+    ``c_fc`` computes the gate and the "up" projection in one matmul (C -> 2H);
+    ``c_proj`` is the down projection H -> C. SiLU(z) = z sigmoid(z).
+    """
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.hidden = cfg.hidden
+        self.c_fc = nn.Linear(cfg.n_embd, 2 * cfg.hidden, bias=cfg.bias)
+        self.c_proj = nn.Linear(cfg.hidden, cfg.n_embd, bias=cfg.bias)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.c_fc(x).split(self.hidden, dim=-1)  # 2 x (B, T, H)
+        return self.dropout(self.c_proj(F.silu(gate) * up))  # (B, T, C)
+
+
+def _norm(cfg: GPTConfig) -> nn.Module:
+    if cfg.norm == "rmsnorm":
+        return RMSNorm(cfg.n_embd, eps=1e-5)  # LayerNorm's eps; no bias to drop
+    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
 
 
 class Block(nn.Module):
@@ -229,10 +329,10 @@ class Block(nn.Module):
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_1 = _norm(cfg)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
-        self.mlp = MLP(cfg)
+        self.ln_2 = _norm(cfg)
+        self.mlp = SwiGLU(cfg) if cfg.mlp == "swiglu" else MLP(cfg)
 
     def forward(self, x: Tensor, positions: Tensor | None = None,
                 cache: KVCache | None = None, layer: int = 0) -> Tensor:
@@ -252,7 +352,7 @@ class GPT(nn.Module):
         parts.update(
             drop=nn.Dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            ln_f=_norm(config),
         )
         self.transformer = nn.ModuleDict(parts)
         if config.pos_emb == "sinusoidal":
@@ -563,6 +663,10 @@ class GPT(nn.Module):
         * cache: one new position, L (24 C^2 + 4 T C) + 2 C V;
         * no cache: all T positions again, L (24 T C^2 + 4 T^2 C) + 2 C V.
 
+        These are the counts of GPT-2's block. With grouped-query attention the
+        QKV term is 2 C (C + 2 nkv hs) instead of 6 C^2; an MLP of hidden width
+        H costs 4 C H (GELU) or 6 C H (SwiGLU) instead of 16 C^2.
+
         Past block_size the window slides and the cache cannot be reused: both
         cost the no-cache count at T = block_size.
         """
@@ -572,9 +676,12 @@ class GPT(nn.Module):
         L, C, V = cfg.n_layer, cfg.n_embd, cfg.vocab_size
         if T > cfg.block_size:
             T, use_cache = cfg.block_size, False
+        kv = cfg.kv_heads * (C // cfg.n_head)  # width of K (and of V)
+        mlp = (6 if cfg.mlp == "swiglu" else 4) * C * cfg.hidden
+        per_position = 2 * C * (C + 2 * kv) + 2 * C**2 + mlp  # 24 C^2 for GPT-2
         if use_cache:
-            return L * (24 * C**2 + 4 * T * C) + 2 * C * V
-        return L * (24 * T * C**2 + 4 * T**2 * C) + 2 * C * V
+            return L * (per_position + 4 * T * C) + 2 * C * V
+        return L * (per_position * T + 4 * T**2 * C) + 2 * C * V
 
     def configure_optimizers(self, weight_decay: float, lr: float,
                              betas: tuple[float, float] = (0.9, 0.95),
@@ -620,6 +727,12 @@ class GPT(nn.Module):
     def extra_repr(self):
         c = self.config
         pos = "" if c.pos_emb == "learned" else f"pos_emb={c.pos_emb!r}, "
+        if c.norm != "layernorm":
+            pos += f"norm={c.norm!r}, "
+        if c.mlp != "gelu":
+            pos += f"mlp={c.mlp!r}, "
+        if c.n_kv_head is not None:
+            pos += f"n_kv_head={c.n_kv_head}, "
         return (f"n_layer={c.n_layer}, n_head={c.n_head}, n_embd={c.n_embd}, "
                 f"block_size={c.block_size}, vocab_size={c.vocab_size}, {pos}"
                 f"params={self.num_params() / 1e6:.2f}M")

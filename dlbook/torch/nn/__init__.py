@@ -13,6 +13,7 @@ from .attention import (
 from .conv import Conv2d, conv2d_unfold
 from .lora import LoRALinear, add_lora, lora_layers
 from .positional import SinusoidalPositionalEncoding, sinusoidal_positional_encoding
+from .rmsnorm import RMSNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .roi import RoIPool, roi_pool
 from .roi_align import RoIAlign, bilinear_sample, roi_align
@@ -28,4 +29,5 @@ __all__ = [
     "roi_pool", "RoIPool",
     "roi_align", "RoIAlign", "bilinear_sample",
     "LoRALinear", "add_lora", "lora_layers",
+    "RMSNorm",
 ]
