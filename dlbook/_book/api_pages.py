@@ -66,9 +66,11 @@ PAGES = (
          "interpretation",
          "Boxes, anchors, anchor matching and sampling, NMS and mean average "
          "precision; segmentation metrics; "
-         "saliency, feature visualisation and adversarial examples.",
+         "saliency, feature visualisation and adversarial examples; "
+         "style transfer.",
          ("dlbook.torch.detection", "dlbook.torch.anchors",
-          "dlbook.torch.segmentation", "dlbook.torch.interpret")),
+          "dlbook.torch.segmentation", "dlbook.torch.interpret",
+          "dlbook.torch.style")),
     Page("data", "`dlbook.data`: data sets that work offline",
          "Bundled and generated data sets, the text corpus and tokenizers, and "
          "downloaders that verify a checksum and cache.",
