@@ -20,6 +20,7 @@ from dlbook import diagrams  # noqa: E402
     diagrams.encoder_decoder,
     diagrams.data_parallel,
     diagrams.tensor_parallel_mlp,
+    diagrams.modern_block,
 ])
 def test_attention_diagrams_draw_without_overlapping_text(draw):
     fig = draw_on_a_page(draw(), max_width=6.5)
@@ -37,3 +38,9 @@ def test_diagrams_show_the_shapes_they_promise():
 def test_multi_head_attention_refuses_a_head_count_it_cannot_draw():
     with pytest.raises(ValueError, match="multi_head_attention: heads must be 2 to 4"):
         diagrams.multi_head_attention(heads=7)
+
+
+def test_modern_block_names_each_change_beside_gpt2s_part():
+    texts = {t.get_text() for t in diagrams.modern_block().axes[0].texts}
+    assert {"LayerNorm", "RMSNorm", "MLP, GELU\nd → 4d → d",
+            "SwiGLU MLP\nd → 8d/3 → d", "grouped-query\nattention, RoPE"} <= texts

@@ -21,6 +21,7 @@ from dlbook.diagrams._canvas import (  # noqa: F401
 from dlbook.diagrams.attention import (  # noqa: F401, E402
     data_parallel,
     encoder_decoder,
+    modern_block,
     multi_head_attention,
     qkv_attention,
     tensor_parallel_mlp,

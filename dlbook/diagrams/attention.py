@@ -284,3 +284,45 @@ def tensor_parallel_mlp():
     out = box(ax, mid, 7.15, "y", kind="tensor", w=1.0, h=0.5)
     arrow(ax, reduce.top, out.bottom, "+ second bias: (B, T, C)", side="right")
     return fig
+
+
+def modern_block():
+    """GPT-2's block beside the block of LLaMA-style models, change by change.
+
+    Both are pre-norm blocks on the residual stream. The modern one swaps
+    LayerNorm for RMSNorm, multi-head attention with learned positions added
+    to the input for grouped-query attention with RoPE on queries and keys,
+    and the GELU MLP (d -> 4d -> d) for the SwiGLU MLP (d -> 8d/3 -> d, three
+    matrices); it has no biases.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = canvas(10.6, 8.3, scale=0.6)
+    columns = (
+        (0.8, "GPT-2 (2019)", "x + learned positions", "LayerNorm",
+         "multi-head\nattention", "MLP, GELU\nd → 4d → d"),
+        (6.0, "LLaMA-style (2023)", "x (no positions)", "RMSNorm",
+         "grouped-query\nattention, RoPE", "SwiGLU MLP\nd → 8d/3 → d"),
+    )
+    for sx, title, x_text, norm, attn, mlp in columns:
+        bx = sx + 2.35                                 # the branch column
+        label(ax, (sx + 1.5, 8.05), title, side="below", offset=0.0, mono=False,
+              size=SHAPE_SIZE + 2, color="#222222")
+        x_in = box(ax, sx + 0.95, 0.45, x_text, kind="tensor", w=2.7, h=0.5)
+        add1, add2 = op(ax, sx, 3.9, "+"), op(ax, sx, 6.5, "+")
+        x_out = box(ax, sx, 7.35, "x", kind="tensor", w=0.8, h=0.45)
+        arrow(ax, (sx, x_in.top[1]), add1.bottom)
+        arrow(ax, add1.top, add2.bottom)
+        arrow(ax, add2.top, x_out.bottom)
+        for tap, y_norm, y_branch, text, add in ((1.45, 2.1, 3.0, attn, add1),
+                                                 (4.45, 5.0, 5.85, mlp, add2)):
+            n = box(ax, bx, y_norm, norm, kind="layer", w=2.2, h=0.5)
+            b = box(ax, bx, y_branch, text, kind="layer", w=2.6, h=0.75)
+            path(ax, [(sx, tap), (bx, tap), n.bottom])
+            arrow(ax, n.top, b.bottom)
+            path(ax, [b.top, (bx, add.y), add.right])
+    group(ax, 0.35, 1.15, 4.95, 6.95, "× N", title_side="right")
+    group(ax, 5.55, 1.15, 10.15, 6.95, "× N", title_side="right")
+    return fig
