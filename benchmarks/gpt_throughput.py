@@ -96,9 +96,13 @@ def main(argv=None) -> dict:
     if args.param_dtype == "bf16":
         dtype = "bf16 weights"  # no autocast: every tensor is bf16 already
     torch.manual_seed(args.seed)
-    # TF32 for any float32 matmul left outside autocast (Ampere and newer)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    if dev.type == "cuda":
+        # TF32 for any float32 matmul left outside autocast (Ampere and newer).
+        # Only on CUDA: the flags mean nothing on a CPU, and a process whose
+        # cuDNN flags are locked (torch's own test utilities lock them) refuses
+        # to set them at all.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
     cfg = GPTConfig(block_size=args.block_size, vocab_size=args.vocab_size,
                     n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,

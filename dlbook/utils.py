@@ -36,7 +36,8 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> np.random.Gen
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
+        if torch.cuda.is_available():  # cuDNN only matters, and may only be
+            torch.backends.cudnn.benchmark = False  # set, where CUDA runs
     return np.random.default_rng(seed)
 
 

@@ -1,6 +1,7 @@
 """GPT: causality, loss at init, tied weights, generation, overfitting, MFU."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -217,3 +218,29 @@ def test_token_ids_out_of_range_raise_before_the_embedding(bad):
 def test_float_token_ids_are_refused():
     with pytest.raises(TypeError, match="integer token ids"):
         tiny()(torch.zeros(2, 8))
+
+
+def test_benchmark_and_seeding_run_where_cudnn_flags_are_locked(tmp_path):
+    # torch's own test utilities (used by tests/test_np_torch_inputs.py) lock the
+    # cuDNN flags for the whole process; with pytest-xdist the benchmark test
+    # can land in that process. Setting a cuDNN flag there raises, so neither the
+    # benchmark on a CPU nor seed_everything may touch them off CUDA.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    script = f"""
+import importlib.util, torch
+torch.backends.disable_global_flags()
+from dlbook import utils
+utils.seed_everything(0, deterministic=True)
+torch.use_deterministic_algorithms(False)
+spec = importlib.util.spec_from_file_location("b", r"{root / 'benchmarks' / 'gpt_throughput.py'}")
+b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
+b.main(["--device", "cpu", "--no-compile", "--steps", "1", "--warmup", "1",
+        "--batch-size", "2", "--block-size", "16", "--n-layer", "1"])
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
