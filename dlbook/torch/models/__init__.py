@@ -55,7 +55,7 @@ from .small import (
 )
 from .small_resnet import SmallBlock, SmallResNet, small_resnet
 from .vgg import VGG, vgg11, vgg13, vgg16, vgg19
-from .vit import ViT, vit
+from .vit import PatchEmbedding, ViT, patchify, vit
 
 __all__ = [
     "AlexNet", "alexnet",
@@ -69,7 +69,7 @@ __all__ = [
     "SmallBlock", "SmallResNet", "small_resnet",
     "MNIST1DLogistic", "MNIST1DMLP", "MNIST1DCNN", "MNIST1DGRU",
     "mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn", "mnist1d_gru",
-    "ViT", "vit",
+    "PatchEmbedding", "ViT", "patchify", "vit",
     "get_model", "list_models",
 ]
 from .gpt import GPT, GPTConfig  # noqa: F401 (re-exported, not in __all__)
