@@ -83,7 +83,8 @@ def unet(in_channels: int = 3, num_classes: int = 4, width: int = 8, size: int =
     a 1x1 convolution gives one score per class at every pixel (Ronneberger,
     Fischer & Brox 2015). The default sizes are those of
     ``dlbook.torch.segmentation.UNet(3, 4, width=8, depth=2)`` on 32 x 32
-    images, as trained in ``book/08_vision/02_segmentation``. The batch axis is
+    images; ``book/08_vision/02_segmentation`` trains the same pattern with one
+    more level. The batch axis is
     left out of the shapes. Returns the matplotlib Figure.
     """
     if size % 4:
