@@ -20,6 +20,9 @@ from dlbook.diagrams import cnn  # noqa: E402
     lambda: diagrams.conv_arithmetic(n=4, kernel_size=2, padding=2, stride=3),
     diagrams.inception_module,
     diagrams.residual_block,
+    diagrams.transposed_conv,
+    lambda: diagrams.transposed_conv(n=3, kernel_size=2, stride=2),
+    lambda: diagrams.transposed_conv(n=2, kernel_size=4, stride=1),
 ])
 def test_diagram_is_a_figure_without_overlapping_text(draw):
     fig = draw_on_a_page(draw(), max_width=6.6)
@@ -51,3 +54,34 @@ def test_conv_arithmetic_writes_the_output_size_it_draws():
 def test_bad_arguments_are_refused_with_the_function_name(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+@pytest.mark.parametrize("n, k, p, s", [(2, 3, 0, 2), (3, 2, 0, 2), (4, 4, 1, 2),
+                                        (7, 3, 1, 1), (5, 5, 2, 3)])
+def test_transposed_output_size_formula_matches_torch(n, k, p, s):
+    layer = torch.nn.ConvTranspose2d(1, 1, k, stride=s, padding=p)
+    assert cnn.transposed_conv_output_size(n, k, p, s) == \
+        layer(torch.zeros(1, 1, n, n)).shape[-1]
+
+
+def test_transposed_conv_shades_exactly_the_cells_two_copies_write():
+    # the shaded output cells are where input (0, 0)'s and (0, 1)'s kernel copies
+    # overlap: k rows by k - s columns
+    def shaded(fig):
+        fill = matplotlib.colors.to_rgba(cnn.KINDS["layer"][0])
+        return [p for p in fig.axes[0].patches if p.get_facecolor() == fill
+                and p.get_width() < 1]
+    assert len(shaded(diagrams.transposed_conv(n=2, kernel_size=3, stride=2))) == 3
+    assert len(shaded(diagrams.transposed_conv(n=2, kernel_size=4, stride=1))) == 12
+    assert shaded(diagrams.transposed_conv(n=3, kernel_size=2, stride=2)) == []
+    texts = [t.get_text() for t in
+             diagrams.transposed_conv(n=2, kernel_size=3, stride=2).findobj(
+                 matplotlib.text.Text)]
+    assert any(t.startswith("output 5 × 5") for t in texts)
+
+
+def test_transposed_conv_refuses_what_it_cannot_draw():
+    with pytest.raises(ValueError, match="n >= 2"):
+        diagrams.transposed_conv(n=1)
+    with pytest.raises(ValueError, match="crops all"):
+        cnn.transposed_conv_output_size(1, 2, padding=1, stride=1)

@@ -34,6 +34,8 @@ from dlbook.diagrams.cnn import (  # noqa: F401, E402
     inception_module,
     neuron,
     residual_block,
+    transposed_conv,
+    transposed_conv_output_size,
 )
 from dlbook.diagrams.norm import dropout, normalization_axes  # noqa: F401, E402
 from dlbook.diagrams.rnn import gru_cell, lstm_cell, rnn_unrolled  # noqa: F401, E402

@@ -241,3 +241,89 @@ def residual_block(scale: float = 0.78):
         arrow(ax, relu.top, top, "y = ReLU(F(x) + x)" if skip else "y = ReLU(F(x))",
               side="right", offset=0.1)
     return fig
+
+
+def transposed_conv_output_size(n: int, kernel_size: int, padding: int = 0,
+                                stride: int = 1) -> int:
+    """``(n - 1) s + k - 2p``: the output length of a transposed convolution
+    (``output_padding = 0``, ``dilation = 1``).
+
+    Raises ``ValueError`` when the padding would leave no output.
+    """
+    if min(n, kernel_size, stride) < 1 or padding < 0:
+        raise ValueError(
+            f"transposed_conv_output_size: need n, kernel_size, stride >= 1 and "
+            f"padding >= 0, got n={n}, kernel_size={kernel_size}, padding={padding}, "
+            f"stride={stride}")
+    out = (n - 1) * stride + kernel_size - 2 * padding
+    if out < 1:
+        raise ValueError(
+            f"transposed_conv_output_size: padding {padding} crops all of the "
+            f"{(n - 1) * stride + kernel_size} outputs")
+    return out
+
+
+def transposed_conv(n: int = 2, kernel_size: int = 3, stride: int = 2,
+                    scale: float = 0.62):
+    """A transposed convolution as scatter-and-add (no padding).
+
+    Left: the ``n x n`` input. Right: the output, of size ``(n - 1) s + k``.
+    Input cell (0, 0) writes a copy of the kernel, times its value, into the
+    solid window; input cell (0, 1) writes its copy one *stride* further right
+    (dashed). Where the copies overlap (``k > s``), the contributions add: those
+    output cells are shaded. Below: the output-size formula with the numbers
+    filled in.
+
+    Returns the Figure.
+    """
+    if n < 2:
+        raise ValueError(f"transposed_conv: need n >= 2 to show two copies, got {n}")
+    out = transposed_conv_output_size(n, kernel_size, 0, stride)
+    cell = 0.55
+    width = n * cell + out * cell + 3.6
+    height = out * cell + 2.6
+    fig, ax = canvas(width, height, scale=scale)
+    fill, edge = KINDS["tensor"]
+    y0 = 1.6
+    top = y0 + out * cell
+    x_in = 0.3
+    _grid(ax, x_in, top - n * cell, n, n, cell, fill, edge)
+    names = "abcdefghijklmnopqrstuvwxyz"
+    for r in range(n):
+        for c in range(n):
+            ax.text(x_in + (c + 0.5) * cell, top - (r + 0.5) * cell,
+                    names[(r * n + c) % 26], ha="center", va="center",
+                    fontsize=TEXT_SIZE, zorder=5)
+    ax.add_patch(Rectangle((x_in, top - cell), cell, cell, facecolor="none",
+                           edgecolor=WINDOW, lw=2.6, zorder=4))
+    ax.add_patch(Rectangle((x_in + cell, top - cell), cell, cell, facecolor="none",
+                           edgecolor=WINDOW, lw=2.6, ls="--", zorder=4))
+    label(ax, (x_in + n * cell / 2, top - n * cell - 0.1), f"input {n} × {n}",
+          side="below", mono=False, size=SHAPE_SIZE)
+
+    x_out = x_in + n * cell + 2.4
+    _grid(ax, x_out, y0, out, out, cell, fill, edge)
+    overlap = max(0, kernel_size - stride)  # columns written by both copies
+    for r in range(kernel_size):
+        for c in range(stride, stride + overlap):
+            ax.add_patch(Rectangle((x_out + c * cell, top - (r + 1) * cell), cell, cell,
+                                   facecolor=KINDS["layer"][0], edgecolor=edge, lw=0.8,
+                                   zorder=3))
+    _window(ax, x_out, y0, out, cell, 0, 0, kernel_size)
+    _window(ax, x_out, y0, out, cell, 0, stride, kernel_size, dashed=True)
+    arrow(ax, (x_out, top + 0.3), (x_out + stride * cell, top + 0.3))
+    label(ax, (x_out + stride * cell, top + 0.3), f"stride s = {stride}", mono=False,
+          size=SHAPE_SIZE)
+    label(ax, (x_out + out * cell / 2, y0 - 0.1),
+          f"output {out} × {out}" + (": shaded cells add two copies" if overlap else ""),
+          side="below", mono=False, size=SHAPE_SIZE)
+    start = (x_in + n * cell + 0.1, top - cell / 2)
+    end = (x_out - 0.1, top - kernel_size * cell / 2)
+    arrow(ax, start, end)
+    label(ax, ((start[0] + end[0]) / 2, max(start[1], end[1]) + 0.05),
+          f"a × kernel ({kernel_size}×{kernel_size})", side="above", mono=False,
+          size=SHAPE_SIZE, color=WINDOW)
+    formula = (r"$o = (n - 1)\,s + k"
+               rf" = ({n} - 1) \cdot {stride} + {kernel_size} = {out}$")
+    ax.text(width / 2, 0.35, formula, ha="center", va="center", fontsize=TEXT_SIZE + 1)
+    return fig
