@@ -284,3 +284,26 @@ def test_chapter_index_introduces_every_section(chapter):
     linked = set(re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", text))
     missing = [p.stem for p in sorted(chapter.glob("*.ipynb")) if p.stem not in linked]
     assert not missing, f"{chapter.name}/index.md does not introduce {missing}"
+
+
+def _doc_links(path: Path) -> list[str]:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text()
+    return re.findall(r"\{doc\}`(?:[^`<]*<)?([^`>]+)>?`", text)
+
+
+@pytest.mark.parametrize(
+    "page", NOTEBOOKS + sorted(BOOK.rglob("*.md")), ids=lambda p: str(p.relative_to(BOOK)))
+def test_every_doc_link_resolves(page):
+    """A {doc} link to a page that does not exist is a -W warning that fails the
+    whole book build (and every browser check) after 15 minutes; find it here."""
+    broken = []
+    for target in _doc_links(page):
+        base = BOOK.parent if target.startswith("/") else page.parent
+        resolved = (base / target.lstrip("/")).resolve()
+        if not any(resolved.with_suffix(s).exists() for s in (".ipynb", ".md")):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(BOOK)} links to missing pages: {broken}"

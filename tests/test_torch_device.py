@@ -129,7 +129,7 @@ ZOO_INPUTS = {
     "small_cnn": (2, 1, 28, 28), "small_resnet": (2, 1, 28, 28),
     "mnist1d_logistic": (2, 40), "mnist1d_mlp": (2, 40),
     "mnist1d_cnn": (2, 40), "mnist1d_gru": (2, 40),
-    "shapes_cnn": (2, 3, 32, 32),
+    "shapes_cnn": (2, 3, 32, 32), "vit": (2, 3, 32, 32),
 }
 
 
