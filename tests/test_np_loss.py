@@ -198,3 +198,35 @@ def test_cross_entropy_agrees_with_its_naive_version():
     want_loss, want_grad = cross_entropy_naive(z, y)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
     np.testing.assert_allclose(ce.backward(), want_grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_every_target_ignored_gives_nan_loss_and_zero_gradient_like_torch(smoothing):
+    # torch: the mean over no targets is nan, but no gradient reaches the inputs
+    # of ignored targets (a case torch's module_db draws at random)
+    import torch
+
+    from dlbook.numpy import nn as np_nn
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    t = np.array([-100, -100])
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.CrossEntropyLoss(label_smoothing=smoothing)(xt, torch.tensor(t)).backward()
+    ce = np_nn.CrossEntropyLoss(label_smoothing=smoothing)
+    assert np.isnan(ce(x, t))
+    np.testing.assert_array_equal(ce.backward(), xt.grad.numpy())
+    nll = np_nn.NLLLoss()
+    assert np.isnan(nll(x, t))
+    assert np.array_equal(nll.backward(), np.zeros_like(x))
+
+
+def test_zero_weight_targets_give_nan_gradient_like_torch():
+    import torch
+
+    from dlbook.numpy import nn as np_nn
+    x = np.random.default_rng(1).standard_normal((2, 3))
+    w = np.array([0.0, 1.0, 1.0])
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.CrossEntropyLoss(weight=torch.tensor(w))(xt, torch.tensor([0, 0])).backward()
+    ce = np_nn.CrossEntropyLoss(weight=w)
+    ce(x, np.array([0, 0]))
+    assert np.isnan(ce.backward()).all() and torch.isnan(xt.grad).all()

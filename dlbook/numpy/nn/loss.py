@@ -129,6 +129,7 @@ class CrossEntropyLoss(_Loss):
                 input, target, self.weight, self.reduction, self.label_smoothing,
                 "CrossEntropyLoss")
             divisor = q.shape[0]  # 'mean' averages over samples
+            keep = None
         else:
             parts = F._cross_entropy_parts(input, target, self.weight,
                                            self.ignore_index, self.label_smoothing,
@@ -141,13 +142,17 @@ class CrossEntropyLoss(_Loss):
                 q += (eps / C) * keep[:, None] * w  # smoothing, not for ignored
             divisor = w_y.sum()  # torch's weighted mean
             loss = F._cross_entropy_value(parts, np.ndim(input), self.reduction, eps)
-        self.saved = (np.exp(logp), q, divisor, lead, np.shape(input))
+        self.saved = (np.exp(logp), q, divisor, lead, np.shape(input), keep)
         return loss
 
     def backward(self, grad_output=None):
-        p, q, divisor, lead, in_shape = self.saved  # p = softmax(z), (M, C)
+        p, q, divisor, lead, in_shape, keep = self.saved  # p = softmax(z), (M, C)
         grad = p * q.sum(axis=1, keepdims=True) - q  # p - onehot in the plain case
-        grad *= self._per_sample(grad_output, lead, divisor, p.dtype)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a 0 divisor: as torch
+            factor = self._per_sample(grad_output, lead, divisor, p.dtype)
+        if keep is not None:  # ignored targets get exactly 0, even when every
+            factor = np.where(keep, factor, 0)  # target is ignored (torch's rule)
+        grad *= factor[:, None]
         return self._classes_back(grad, lead, in_shape)
 
     def _per_sample(self, grad_output, lead, divisor, dtype):
@@ -194,20 +199,23 @@ class NLLLoss(_Loss):
         y = np.where(keep, y, 0)
         w = np.ones(C) if self.weight is None else self.weight
         self.saved = (y, (w[y] * keep).astype(np.asarray(input).dtype), C, lead,
-                      np.shape(input))
+                      np.shape(input), keep)
         return loss
 
     def backward(self, grad_output=None):
-        y, w_y, C, lead, in_shape = self.saved
+        y, w_y, C, lead, in_shape, keep = self.saved
         if self.reduction == "none":
             s = np.broadcast_to(np.asarray(1.0 if grad_output is None else grad_output),
                                 lead).reshape(-1)
         else:
             s = np.broadcast_to(self._upstream(grad_output, (), 1), y.shape)
             if self.reduction == "mean":
-                s = s / w_y.sum()
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    s = s / w_y.sum()  # every target ignored: 0/0, as torch
         grad = np.zeros((y.size, C), dtype=w_y.dtype)
-        np.put_along_axis(grad, y[:, None], (-w_y * s)[:, None], axis=1)
+        with np.errstate(invalid="ignore"):
+            per_sample = np.where(keep, -w_y * s, 0)  # ignored targets: exactly 0
+        np.put_along_axis(grad, y[:, None], per_sample[:, None], axis=1)
         if len(in_shape) == 1:
             return grad.reshape(in_shape)
         return np.ascontiguousarray(np.moveaxis(grad.reshape(lead + (C,)), -1, 1))
