@@ -5,12 +5,11 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from gpt_helpers import tiny_gpt
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from dlbook.torch.models.gpt import (
-    GPT,
-    GPTConfig,
     KVCache,
     top_k_filter,
     top_p_filter,
@@ -19,17 +18,7 @@ from dlbook.torch.models.gpt import (
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def tiny(scale=1.0, **kw):
-    """A small float64 GPT; ``scale`` multiplies every weight (peakier outputs)."""
-    cfg = {"block_size": 16, "vocab_size": 23, "n_layer": 2, "n_head": 2,
-           "n_embd": 16, "dropout": 0.0, "bias": True}
-    cfg.update(kw)
-    torch.manual_seed(0)
-    m = GPT(GPTConfig(**cfg)).eval().double()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.mul_(scale)
-    return m
+tiny = tiny_gpt
 
 
 @pytest.mark.parametrize("pos_emb", ["learned", "sinusoidal", "rope"])

@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from gpt_helpers import tiny_gpt
 from torch import nn
 
 from dlbook.torch.models.gpt import GPT, GPTConfig, KVCache, apply_rope
@@ -15,16 +16,8 @@ F64 = torch.float64
 
 
 def tiny(scale=1.0, **kw):
-    """A small float64 GPT; ``scale`` multiplies every weight (peakier outputs)."""
-    cfg = {"block_size": 16, "vocab_size": 23, "n_layer": 2, "n_head": 4,
-           "n_embd": 16, "dropout": 0.0, "bias": True}
-    cfg.update(kw)
-    torch.manual_seed(0)
-    m = GPT(GPTConfig(**cfg)).eval().double()
-    with torch.no_grad():
-        for p in m.parameters():
-            p.mul_(scale)
-    return m
+    """The shared tiny GPT, with four heads (grouped-query attention needs them)."""
+    return tiny_gpt(scale, **{"n_head": 4, **kw})
 
 
 def ids(shape, seed=1):
