@@ -387,3 +387,129 @@ def test_input_can_be_passed_by_torchs_keyword(spec):
     x = np.random.default_rng(6).standard_normal(spec.shape)
     want = first(t(input=torch.tensor(x)) if spec.name == "Linear" else t(torch.tensor(x)))
     np.testing.assert_allclose(first(m(input=x)), want.detach().numpy(), atol=1e-10)
+
+
+# ---- dtypes, memory layouts and non-finite values ---------------------------------
+def _one_input(spec):
+    """The spec's twins as one-input modules (attention gets x, x, x)."""
+    m, t = build(spec)
+    if spec.call is mha_call:
+        return _NpSelfAttention(m), _TorchOne(t)
+    if spec.call is dec_call:
+        return _NpDecoder(m), _TorchOne(t, decoder=True)
+    return m, t
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_float16_input_gives_torchs_numbers_and_dtype(spec):
+    # float16 data (a reader's half-precision array) meets float64 weights: the
+    # numbers are torch's on the same rounded values, and a layer without
+    # weights keeps float16 as torch's does (GELU returned float64)
+    x = np.random.default_rng(7).standard_normal(spec.shape).astype(np.float16)
+    m, t = build(spec)
+    got = first(spec.call(m, x))
+    want, exc = torch_result(spec, t, x.astype(np.float64))
+    assert exc is None
+    np.testing.assert_allclose(np.asarray(got, np.float64), want.numpy(), rtol=1e-2,
+                               atol=1e-2, err_msg=spec.name)
+    if not any(True for _ in m.parameters()):
+        t_half = spec.make()[1]
+        with torch.no_grad():
+            half = first(spec.call(t_half, torch.tensor(x)))
+        assert got.dtype == np.float16 and half.dtype == torch.float16, spec.name
+
+
+def _layouts(shape):
+    x = np.random.default_rng(8).standard_normal(shape)
+    padded = np.zeros(shape + (2,))
+    padded[..., 0] = x
+    return [("a strided view", padded[..., 0]), ("Fortran order", np.asfortranarray(x)),
+            ("negative strides", np.flip(x[::-1], 0))]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_non_contiguous_inputs_match_torch_forward_and_backward(spec):
+    for what, x in _layouts(spec.shape):
+        assert not x.flags.c_contiguous or what == "negative strides"
+        m, t = _one_input(spec)
+        check_against_torch(m, t, x, copy_weights=False)
+
+
+# torch's own gradient at a nan input differs between its vectorised and scalar
+# kernels for Hardswish (nan in one, 1 in the other): no single answer to match
+NAN_GRAD_UNDEFINED = {"Hardswish"}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_nan_and_inf_inputs_propagate_like_torch(spec):
+    # one nan, one +inf and one -inf in the input: the output and the input's
+    # gradient hold nan and inf exactly where torch's do (ReLU and PReLU's
+    # gradients at nan, LogSoftmax of a row holding +inf differed)
+    x = np.random.default_rng(9).standard_normal(spec.shape)
+    x.flat[0], x.flat[x.size // 2], x.flat[-1] = np.nan, -np.inf, np.inf
+    m, t = _one_input(spec)
+    g = np.random.default_rng(10).standard_normal
+    tx = torch.tensor(x, requires_grad=True)
+    t_out = first(t(tx))
+    grad = g(tuple(t_out.shape))
+    t_out.backward(torch.tensor(grad))
+    with np.errstate(all="ignore"):
+        out = first(m(x))
+        gx = m.backward(grad)
+    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-7, atol=1e-10,
+                               equal_nan=True, err_msg=f"{spec.name} forward")
+    if spec.name not in NAN_GRAD_UNDEFINED:
+        gx = first(gx) if isinstance(gx, tuple) else gx
+        np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-7, atol=1e-10,
+                                   equal_nan=True, err_msg=f"{spec.name} backward")
+
+
+# ---- losses on one number, one sample and Python numbers --------------------------
+PAIRED = ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+          "BCEWithLogitsLoss", "KLDivLoss"]
+
+
+def _loss_case(name, reduction, x, y):
+    m = getattr(nn, name)(reduction=reduction)
+    t = getattr(torch.nn, name)(reduction=reduction)
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    ty = torch.tensor(y) if np.asarray(y).dtype.kind in "iu" else \
+        torch.tensor(y, dtype=torch.float64)
+    t_loss = t(tx, ty)
+    up = np.random.default_rng(11).standard_normal(tuple(t_loss.shape))
+    t_loss.backward(torch.tensor(up))
+    loss = m(x, y)
+    gx = m.backward(up)
+    what = f"{name}(reduction={reduction!r}) on input of shape {np.shape(x)}"
+    assert np.shape(loss) == tuple(t_loss.shape), what
+    assert np.shape(gx) == np.shape(x), what
+    np.testing.assert_allclose(loss, t_loss.detach().numpy(), rtol=1e-10, err_msg=what)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12,
+                               err_msg=what)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", PAIRED)
+def test_paired_losses_on_0d_and_1d_inputs_match_torch(name, reduction):
+    rng = np.random.default_rng(12)
+    for shape in [(), (5,)]:
+        _loss_case(name, reduction, rng.random(shape) * 0.8 + 0.1, rng.random(shape))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "NLLLoss"])
+def test_class_losses_on_one_unbatched_sample_match_torch(name, reduction):
+    # input (C,) and a 0-d label: torch's loss is 0-d for every reduction
+    # (NLLLoss with reduction='none' returned shape (1,))
+    rng = np.random.default_rng(13)
+    _loss_case(name, reduction, np.log(rng.dirichlet(np.ones(5))), np.array(2))
+
+
+def test_python_numbers_are_taken_as_0d_arrays():
+    # nn.MSELoss()(2.0, 1.0) raised AttributeError: 'float' object has no 'mean'
+    assert nn.MSELoss()(2.0, 1.0) == 1.0
+    assert nn.Sigmoid()(0.0) == 0.5 and nn.ReLU()(-3) == 0
+    with pytest.raises(TypeError, match="Linear: expected a floating-point input"):
+        nn.Linear(1, 1)(3)
+    with pytest.raises(ValueError, match=r"Linear.*expected input with 1 features"):
+        nn.Linear(1, 1)(3.0)

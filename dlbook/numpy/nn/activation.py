@@ -25,7 +25,9 @@ class ReLU(Module):
         self.inplace = inplace  # accepted for torch compatibility; never in place
 
     def forward(self, x):
-        self.mask = x > 0
+        # not (x <= 0) rather than x > 0: a nan input passes its gradient on,
+        # as torch's (which masks where the output is <= 0)
+        self.mask = ~(x <= 0)
         return np.maximum(x, 0)
 
     def backward(self, grad_output):
@@ -330,7 +332,7 @@ class PReLU(Module):
 
     def backward(self, grad_output):
         x, a = self.x, self._slope(self.x)
-        neg = x <= 0
+        neg = ~(x > 0)  # not x <= 0: a nan input takes the slope a, as in torch
         g_a = grad_output * x * neg  # dL/da, before summing over a's positions
         if self.num_parameters == 1:
             self.weight.grad += g_a.sum()

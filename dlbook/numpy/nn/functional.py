@@ -46,8 +46,11 @@ def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
     """x * Phi(x) (Hendrycks & Gimpel, 2016); ``approximate='tanh'`` is their
     tanh formula, used by GPT-2."""
     if approximate == "none":
-        # Python-float constants keep float32 inputs float32 (NumPy 2 promotion)
-        return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+        # Python-float constants keep float32 inputs float32 (NumPy 2 promotion);
+        # scipy's erf has no float16 loop, so float16 is computed in float32 and
+        # returned as float16, as torch returns it
+        out = 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
+        return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
     if approximate == "tanh":
         k = math.sqrt(2.0 / math.pi)
         return 0.5 * x * (1.0 + np.tanh(k * (x + 0.044715 * x**3)))
@@ -98,8 +101,17 @@ def softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
 
 
 def log_softmax(x: np.ndarray, dim: int = -1) -> np.ndarray:
-    """``log(softmax(x))`` computed as ``x - logsumexp(x)``, stable for large logits."""
-    return x - logsumexp(x, dim=dim, keepdim=True)
+    """``log(softmax(x))`` computed as ``x - logsumexp(x)``, stable for large logits.
+
+    Shifted by the maximum first, as torch computes it, so a row holding +inf is
+    nan throughout (``logsumexp`` alone says inf there, which would give -inf
+    for the finite entries); a row that is all -inf is nan, as in torch.
+    """
+    m = np.max(x, axis=dim, keepdims=True) if x.ndim else x
+    m = np.where(np.isneginf(m), 0, m)  # an all -inf row: shift by 0, not -inf
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shifted = x - m  # +inf - +inf = nan, as in torch
+        return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 
 def one_hot(y: np.ndarray, num_classes: int, dtype=np.float64) -> np.ndarray:
@@ -270,7 +282,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100,
     """Negative log-likelihood of log-probabilities ``input`` (N, C, ...)."""
     z, y, C = _class_layout("nll_loss", np.asarray(input), target)
     _check_classes("nll_loss", y, C, ignore_index)
-    lead = y.shape
+    lead = () if np.ndim(input) == 1 else y.shape  # one sample (C,): a 0-d loss
     z, y = z.reshape(-1, C), y.reshape(-1)
     keep = y != ignore_index
     y = np.where(keep, y, 0)

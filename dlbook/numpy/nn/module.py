@@ -349,6 +349,10 @@ def _check_input(module: Module, args: tuple) -> tuple:
     if isinstance(x, (list, tuple)):
         raise TypeError(f"{name}: expected a NumPy array as input, got a "
                         f"{type(x).__name__}; convert it with np.asarray(...)")
+    if isinstance(x, (bool, int, float, np.generic)):
+        # a Python or NumPy number: a 0-d array, so the rules below apply
+        x = np.asarray(x)
+        args = (x,) + args[1:]
     if isinstance(x, np.ndarray) and x.dtype.kind in "biu":
         if module._int_input == "refuse":
             raise TypeError(f"{name}: expected a floating-point input, got dtype "
