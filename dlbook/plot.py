@@ -184,13 +184,15 @@ def _as_mapping(history: Any) -> Mapping[str, Sequence[float]]:
 
 
 def plot_history(history: Any, axes=None, title: str | None = None):
-    """Training curves: losses on the left axis, other metrics on the right.
+    """Training curves: losses in the upper panel, other metrics below it.
 
     ``history`` maps names to per-epoch values, e.g. ``{"train_loss": [...],
     "val_loss": [...], "val_accuracy": [...]}``, or is an object with
     ``to_dict()`` such as :class:`dlbook.torch.train.History`. Keys containing
     ``"loss"`` go to the first panel; the rest (accuracies) to the second. Keys
-    named ``epoch`` or ``time`` are not plotted. Returns the array of Axes.
+    named ``epoch`` or ``time`` are not plotted. Without ``axes`` the panels are
+    stacked in one 7-inch-wide column, so they stay readable at phone width.
+    Returns the array of Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -199,11 +201,13 @@ def plot_history(history: Any, axes=None, title: str | None = None):
     losses = {k: v for k, v in series.items() if "loss" in k and k not in skip}
     others = {k: v for k, v in series.items() if "loss" not in k and k not in skip}
     panels = [p for p in (losses, others) if p]
-    if axes is None:
+    stacked = axes is None
+    if stacked:
         _, axes = plt.subplots(
-            1, len(panels), figsize=(5.2 * len(panels), 3.6), squeeze=False
+            len(panels), 1, figsize=(7, 3.3 * len(panels)), squeeze=False,
+            sharex=True,
         )
-        axes = axes[0]
+        axes = axes[:, 0]
     axes = np.atleast_1d(axes)
     if len(axes) < len(panels):
         raise ValueError(f"plot_history: need {len(panels)} axes, got {len(axes)}")
@@ -215,7 +219,8 @@ def plot_history(history: Any, axes=None, title: str | None = None):
             ax.plot(
                 epochs, values, label=name, linestyle="--" if "train" in name else "-"
             )
-        ax.set_xlabel("epoch")
+        if not stacked or ax is axes[len(panels) - 1]:
+            ax.set_xlabel("epoch")  # stacked panels share the bottom one's axis
         ax.set_ylabel(ylabel)
         ax.legend()
     if title:
