@@ -499,3 +499,20 @@ def test_fp16_autocast_trains_with_loss_scaling_on_cpu(digits):
               progress=False, device="cpu", seed=0)
     assert h["train_loss"][-1] < 0.8 * h["train_loss"][0]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_fit_reads_like_a_short_loop():
+    # issue 15: fit's body was 130 lines with the step, metrics, scheduler and
+    # early stopping inline; they now have helpers (_Step, _train_epoch,
+    # _step_per_epoch, _EarlyStopping, _loaders), and fit reads as the loop
+    import ast
+    import inspect
+    import textwrap
+
+    fn = ast.parse(textwrap.dedent(inspect.getsource(T.fit))).body[0]
+    code = fn.body[1:]  # without the docstring
+    assert code[-1].end_lineno - code[0].lineno + 1 <= 60
+    helpers = {"_Step", "_train_epoch", "_step_per_epoch", "_EarlyStopping"}
+    called = {n.func.id for n in ast.walk(fn) if isinstance(n, ast.Call)
+              and isinstance(n.func, ast.Name)}
+    assert helpers <= called

@@ -321,6 +321,123 @@ def _is_arrays(data) -> bool:
         isinstance(a, (np.ndarray, Tensor)) for a in data)
 
 
+
+def _loaders(train_data, val_data, batch_size, dev, seed, ranks):
+    """Training and validation loaders; arrays are shuffled in the same order on
+    every rank (fit shares each global batch out itself)."""
+    loader_seed = seed
+    if seed is None and _is_arrays(train_data):
+        loader_seed = ranks.broadcast(int(torch.randint(0, 2**62, (1,)).item()))
+    train = as_loader(train_data, batch_size=batch_size, shuffle=True, device=dev,
+                      seed=loader_seed, what="fit(train_data)")
+    val = as_loader(val_data, batch_size=max(batch_size, 256), shuffle=False,
+                    device=dev, seed=None, what="fit(val_data)")
+    return train, val
+
+class _Step:
+    """One optimisation step on one batch, the body of the training loop:
+    forward (under autocast), backward (scaled for fp16), refuse a non-finite
+    loss or gradient, clip, step the optimizer, and step a per-batch scheduler.
+    """
+
+    def __init__(self, model, optimizer, loss_fn, dev, amp_dtype, ranks, grad_clip,
+                 scheduler):
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.net = ranks.wrap(model)  # DistributedDataParallel under torchrun
+        self.dev, self.amp_dtype, self.ranks = dev, amp_dtype, ranks
+        self.grad_clip, self.scheduler = grad_clip, scheduler
+        # float16 has too few exponent bits for small gradients: scale the loss up
+        self.scaler = _grad_scaler(dev) if amp_dtype == torch.float16 else None
+        self.model_dtype = _model_dtype(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+
+    def __call__(self, batch, epoch: int, i: int):
+        """Returns (output, targets, loss value, rows this rank computed)."""
+        ranks, scaler, opt = self.ranks, self.scaler, self.optimizer
+        x, y = _to(_split(batch, "fit"), self.dev, self.model_dtype)
+        if i == 1 and ranks.distributed:
+            _check_same_batch(x, y, ranks)
+        x, y, rows, weight = ranks.share(x, y, _n(y))
+        with _autocast(self.dev, self.amp_dtype):
+            out = _forward(self.net, x)
+            loss = _scalar(self.loss_fn(out, y), "fit")
+        opt.zero_grad(set_to_none=True)
+        # weight: this rank's share of the global mean (1 alone)
+        scaled = loss * weight if weight != 1.0 else loss
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        if scaler is not None:
+            scaler.unscale_(opt)  # clip true gradients, not scaled ones
+        value = loss.item()
+        _check_finite(value, self.model, scaler, f"in epoch {epoch}, batch {i}", ranks)
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return out, y, value, rows
+
+
+def _train_epoch(step: _Step, loader, fns, epoch: int, bar):
+    """One pass over the training data: ({"train_loss": ..., metrics}, fns),
+    each a mean over the samples of every rank."""
+    sums: dict[str, float] = {}
+    n = 0
+    for i, batch in enumerate(loader, 1):
+        out, y, value, rows = step(batch, epoch, i)
+        if fns is None:
+            fns = metrics_for_task(out, y)  # decided on the first batch
+        if rows:
+            sums["loss"] = sums.get("loss", 0.0) + value * rows
+            with torch.no_grad():
+                for k, f in fns.items():
+                    sums[k] = sums.get(k, 0.0) + float(f(out.detach().float(), y)) * rows
+        n += rows
+        bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+        bar.update(1)
+    keys = ["loss", *(fns or {})]
+    n, *totals = step.ranks.sum([n, *(sums.get(k, 0.0) for k in keys)])
+    if n == 0:
+        raise ValueError("fit: train_data gave no batches")
+    return {f"train_{k}": s / n for k, s in zip(keys, totals)}, fns
+
+
+def _step_per_epoch(scheduler, record: dict) -> None:
+    """ReduceLROnPlateau is given the validation loss (the training loss
+    without validation data); other schedulers step as they are."""
+    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(record.get("val_loss", record["train_loss"]))
+    else:
+        scheduler.step()
+
+
+class _EarlyStopping:
+    """Stop after ``patience`` epochs without a better ``val_loss``; keep a copy
+    of the best weights and put them back at the end."""
+
+    def __init__(self, patience: int | None):
+        self.patience, self.best, self.bad, self.state = patience, math.inf, 0, None
+
+    def stop(self, record: dict, model, history: History) -> bool:
+        if self.patience is None:
+            return False
+        if record["val_loss"] < self.best:
+            self.best, self.bad = record["val_loss"], 0
+            history.best_epoch = record["epoch"]
+            self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.bad += 1
+        history.stopped_early = self.bad >= self.patience
+        return history.stopped_early
+
+    def restore(self, model) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)  # the weights of the best epoch
+
+
 def fit(
     model: nn.Module,
     train_data,
@@ -385,35 +502,23 @@ def fit(
         raise ValueError("fit: early_stopping needs val_data to watch the val_loss")
     interval = _scheduler_interval(scheduler, scheduler_interval)
     fns = resolve_metrics(metrics)  # None: decided on the first batch
-    loss_fn = loss_fn or _default_loss
     dev = pick_device() if device is None else torch.device(device)
     with distributed.process_group(dev) as ranks:
         dev = ranks.device  # cuda:LOCAL_RANK under torchrun
         if seed is not None:
             _seed(seed)
         model.to(dev)
-        loader_seed = seed
-        if seed is None and _is_arrays(train_data):  # the same order on every rank
-            loader_seed = ranks.broadcast(int(torch.randint(0, 2**62, (1,)).item()))
-        train_loader = as_loader(train_data, batch_size=batch_size, shuffle=True,
-                                 device=dev, seed=loader_seed, what="fit(train_data)")
-        val_loader = as_loader(val_data, batch_size=max(batch_size, 256),
-                               shuffle=False, device=dev, seed=None,
-                               what="fit(val_data)")
+        train_loader, val_loader = _loaders(train_data, val_data, batch_size, dev,
+                                            seed, ranks)
         if optimizer is None:
             optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
         elif not isinstance(optimizer, torch.optim.Optimizer):
             optimizer = optimizer(model.parameters())
         _check_schedule_length(scheduler, interval, epochs, train_loader)
-        net = ranks.wrap(model)  # DistributedDataParallel under torchrun
-        dtype = _amp_dtype(amp, dev)
-        # float16 has too few exponent bits for small gradients: scale the loss up
-        scaler = _grad_scaler(dev) if dtype == torch.float16 else None
-        model_dtype = _model_dtype(model)
-        params = [p for p in model.parameters() if p.requires_grad]
-
-        history = History()
-        best_loss, best_state, bad_epochs = math.inf, None, 0
+        step = _Step(model, optimizer, loss_fn or _default_loss, dev,
+                     _amp_dtype(amp, dev), ranks, grad_clip,
+                     scheduler if interval == "step" else None)
+        history, stopper = History(), _EarlyStopping(early_stopping)
         steps = len(train_loader) if hasattr(train_loader, "__len__") else None
         bar = _progress_bar(epochs * steps if steps is not None else None,
                             progress and ranks.is_main)
@@ -423,78 +528,23 @@ def fit(
                 bar.set_description(f"epoch {epoch}/{epochs}")
                 lr_used = optimizer.param_groups[0]["lr"]
                 model.train()
-                sums: dict[str, float] = {}
-                n = 0
-                for i, batch in enumerate(train_loader, 1):
-                    x, y = _to(_split(batch, "fit"), dev, model_dtype)
-                    if i == 1 and ranks.distributed:
-                        _check_same_batch(x, y, ranks)
-                    x, y, rows, weight = ranks.share(x, y, _n(y))
-                    with _autocast(dev, dtype):
-                        out = _forward(net, x)
-                        loss = _scalar(loss_fn(out, y), "fit")
-                    optimizer.zero_grad(set_to_none=True)
-                    # weight: this rank's share of the global mean (1 alone)
-                    scaled = loss * weight if weight != 1.0 else loss
-                    (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                    if scaler is not None:
-                        scaler.unscale_(optimizer)  # clip true gradients, not scaled
-                    value = loss.item()
-                    _check_finite(value, model, scaler,
-                                  f"in epoch {epoch}, batch {i}", ranks)
-                    if grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(params, grad_clip)
-                    if scaler is not None:
-                        scaler.step(optimizer)
-                        scaler.update()
-                    else:
-                        optimizer.step()
-                    if scheduler is not None and interval == "step":
-                        scheduler.step()
-                    if fns is None:
-                        fns = metrics_for_task(out, y)
-                    if rows:
-                        sums["loss"] = sums.get("loss", 0.0) + value * rows
-                        with torch.no_grad():
-                            for k, f in fns.items():
-                                sums[k] = sums.get(k, 0.0) + float(
-                                    f(out.detach().float(), y)) * rows
-                    n += rows
-                    bar.set_postfix(loss=f"{value:.4g}", refresh=False)
-                    bar.update(1)
-                keys = ["loss", *(fns or {})]
-                n, *totals = ranks.sum([n, *(sums.get(k, 0.0) for k in keys)])
-                if n == 0:
-                    raise ValueError("fit: train_data gave no batches")
-                record = {"epoch": epoch}
-                record.update({f"train_{k}": s / n for k, s in zip(keys, totals)})
+                train, fns = _train_epoch(step, train_loader, fns, epoch, bar)
+                record = {"epoch": epoch, **train}
                 if val_loader is not None:
-                    ev = _evaluate(model, val_loader, loss_fn, fns, dev, dtype, ranks)
+                    ev = _evaluate(model, val_loader, step.loss_fn, fns, dev,
+                                   step.amp_dtype, ranks)
                     record.update({f"val_{k}": v for k, v in ev.items()})
                 record["lr"] = lr_used
                 if scheduler is not None and interval == "epoch":
-                    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
-                        scheduler.step(record.get("val_loss", record["train_loss"]))
-                    else:
-                        scheduler.step()
+                    _step_per_epoch(scheduler, record)
                 record["time"] = time.perf_counter() - start
                 record = ranks.broadcast(record)  # rank 0's clock on every rank
                 history.append(record)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()
                                  if k not in ("epoch", "time", "lr")})
-
-                if early_stopping is not None:
-                    if record["val_loss"] < best_loss:
-                        best_loss, bad_epochs = record["val_loss"], 0
-                        history.best_epoch = epoch
-                        best_state = copy.deepcopy(model.state_dict())
-                    else:
-                        bad_epochs += 1
-                        if bad_epochs >= early_stopping:
-                            history.stopped_early = True
-                            break
+                if stopper.stop(record, model, history):
+                    break
         finally:
             bar.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)  # the weights of the best epoch
+        stopper.restore(model)
         return history
