@@ -46,7 +46,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 def _numpy_case(case):
     import numpy as np
 
-    from dlbook.numpy import nn
+    from dlbook.numpy import nn as npnn
 
     rng = np.random.default_rng(0)
     f32 = np.float32
@@ -56,16 +56,16 @@ def _numpy_case(case):
 
     note = ""
     if case == "conv":
-        layer = nn.Conv2d(16, 32, 3, padding=1)
+        layer = npnn.Conv2d(16, 32, 3, padding=1)
         x, g = randn(32, 16, 32, 32), randn(32, 32, 32, 32)
 
         def step():
             layer(x)
             layer.backward(g)
     elif case == "mlp":
-        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256),
-                              nn.ReLU(), nn.Linear(256, 10))
-        loss_fn = nn.CrossEntropyLoss()
+        model = npnn.Sequential(npnn.Linear(784, 256), npnn.ReLU(), npnn.Linear(256, 256),
+                              npnn.ReLU(), npnn.Linear(256, 10))
+        loss_fn = npnn.CrossEntropyLoss()
         x, y = randn(128, 784), rng.integers(0, 10, size=128)
         try:
             from dlbook.numpy.optim import SGD
@@ -86,14 +86,14 @@ def _numpy_case(case):
             model.backward(loss_fn.backward())
             update()
     elif case == "lstm":
-        layer = nn.LSTM(64, 128)
+        layer = npnn.LSTM(64, 128)
         x, g = randn(32, 32, 64), randn(32, 32, 128)  # (T, N, I), (T, N, H)
 
         def step():
             layer(x)
             layer.backward(g)
     elif case == "attention":
-        layer = nn.MultiheadAttention(128, 4, batch_first=True)
+        layer = npnn.MultiheadAttention(128, 4, batch_first=True)
         x, g = randn(16, 64, 128), randn(16, 64, 128)
 
         def step():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.gradcheck import numerical_gradient
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -21,7 +21,7 @@ E, HEADS, N, L = 12, 3, 2, 5  # head_dim 4
 
 def make_pair(**kw):
     t = torch.nn.MultiheadAttention(E, HEADS, **kw).double()
-    m = nn.MultiheadAttention(E, HEADS, **kw).double()
+    m = npnn.MultiheadAttention(E, HEADS, **kw).double()
     m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     return t, m
 
@@ -107,11 +107,11 @@ def test_shared_helper_self_attention_with_weights_gradient():
 def test_state_dict_keys_match_torch():
     for bias in (True, False):
         t = torch.nn.MultiheadAttention(E, HEADS, bias=bias)
-        m = nn.MultiheadAttention(E, HEADS, bias=bias)
+        m = npnn.MultiheadAttention(E, HEADS, bias=bias)
         assert list(m.state_dict()) == list(t.state_dict())
         assert {k: v.shape for k, v in m.state_dict().items()} == \
             {k: tuple(v.shape) for k, v in t.state_dict().items()}
-    m = nn.MultiheadAttention(E, HEADS)
+    m = npnn.MultiheadAttention(E, HEADS)
     assert np.all(m.in_proj_bias.data == 0) and np.all(m.out_proj.bias.data == 0)
     bound = np.sqrt(6 / (E + 3 * E))  # Xavier on the (3E, E) matrix, as torch
     assert np.abs(m.in_proj_weight.data).max() <= bound
@@ -143,7 +143,7 @@ def test_need_weights_false_and_fully_masked_rows():
 
 def test_dropout_on_weights():
     rng = np.random.default_rng(5)
-    m = nn.MultiheadAttention(E, HEADS, dropout=0.5, batch_first=True).double()
+    m = npnn.MultiheadAttention(E, HEADS, dropout=0.5, batch_first=True).double()
     x = rng.standard_normal((N, L, E))
     m.rng = np.random.default_rng(0)
     _, w = m(x, x, x, average_attn_weights=False)
@@ -180,7 +180,7 @@ def test_dropout_on_weights():
 
 
 def test_bad_input_errors():
-    m = nn.MultiheadAttention(E, HEADS)
+    m = npnn.MultiheadAttention(E, HEADS)
     x = np.zeros((L, N, E))
     with pytest.raises(ValueError, match=r"embed_dim=12.*query .*got \(5, 2, 8\)"):
         m(np.zeros((L, N, 8)), x, x)
@@ -195,11 +195,11 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="is_causal=True needs attn_mask"):
         m(x, x, x, is_causal=True)
     with pytest.raises(ValueError, match="multiple of num_heads"):
-        nn.MultiheadAttention(10, 3)
+        npnn.MultiheadAttention(10, 3)
     with pytest.raises(NotImplementedError, match="kdim"):
-        nn.MultiheadAttention(E, HEADS, kdim=5)
+        npnn.MultiheadAttention(E, HEADS, kdim=5)
     with pytest.raises(RuntimeError, match="backward called before forward"):
-        nn.MultiheadAttention(E, HEADS).backward(x)
+        npnn.MultiheadAttention(E, HEADS).backward(x)
     m(x, x, x)
     with pytest.raises(ValueError, match="grad_output"):
         m.backward(np.zeros((N, L, E)))

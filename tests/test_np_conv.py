@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
-from dlbook.numpy import gradcheck, nn  # noqa: E402
+from dlbook.numpy import gradcheck  # noqa: E402
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.nn.conv import conv2d, conv2d_naive, conv_transpose2d_naive  # noqa: E402
 from dlbook.numpy.nn.pooling import avg_pool2d_naive, max_pool2d_naive  # noqa: E402
 
@@ -37,20 +38,20 @@ CONV2D_CASES = [
 def test_conv2d_matches_torch(case):
     shape, O, k, s, p, d, g, b = case
     kw = dict(stride=s, padding=p, dilation=d, groups=g, bias=b)
-    check_against_torch(nn.Conv2d(shape[1], O, k, **kw),
+    check_against_torch(npnn.Conv2d(shape[1], O, k, **kw),
                         torch.nn.Conv2d(shape[1], O, k, **kw),
                         rng.standard_normal(shape))
 
 
 def test_conv2d_unbatched_input():
-    np_c, t_c = nn.Conv2d(2, 3, 3, padding=1), torch.nn.Conv2d(2, 3, 3, padding=1)
+    np_c, t_c = npnn.Conv2d(2, 3, 3, padding=1), torch.nn.Conv2d(2, 3, 3, padding=1)
     res = check_against_torch(np_c, t_c, rng.standard_normal((2, 5, 4)))
     assert res["output"].shape == (3, 5, 4)
 
 
 def test_conv_stack_with_shared_input_gradient_path():
     # x feeds a conv stack; the input gradient flows back through all of it
-    seq_np = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh(), nn.Conv2d(3, 3, 1))
+    seq_np = npnn.Sequential(npnn.Conv2d(3, 3, 3, padding=1), npnn.Tanh(), npnn.Conv2d(3, 3, 1))
     seq_t = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.Tanh(),
                                 torch.nn.Conv2d(3, 3, 1))
     check_against_torch(seq_np, seq_t, rng.standard_normal((2, 3, 5, 5)))
@@ -76,15 +77,15 @@ CONV1D_CASES = [((2, 3, 11), 4, 3, 1, 0, 1), ((2, 1, 40), 25, 5, 2, 1, 1),
 def test_conv1d_matches_torch(case):
     shape, O, k, s, p, d = case
     kw = dict(stride=s, padding=p, dilation=d)
-    check_against_torch(nn.Conv1d(shape[1], O, k, **kw),
+    check_against_torch(npnn.Conv1d(shape[1], O, k, **kw),
                         torch.nn.Conv1d(shape[1], O, k, **kw),
                         rng.standard_normal(shape))
 
 
 def test_conv1d_weight_layout_and_unbatched():
-    c = nn.Conv1d(3, 5, 4)
+    c = npnn.Conv1d(3, 5, 4)
     assert c.weight.shape == (5, 3, 4) and c.bias.shape == (5,)
-    check_against_torch(nn.Conv1d(3, 5, 4), torch.nn.Conv1d(3, 5, 4),
+    check_against_torch(npnn.Conv1d(3, 5, 4), torch.nn.Conv1d(3, 5, 4),
                         rng.standard_normal((3, 9)))
 
 
@@ -103,10 +104,10 @@ TCONV_CASES = [
 def test_conv_transpose2d_matches_torch(case, bias):
     shape, O, k, s, p, op, d = case
     kw = dict(stride=s, padding=p, output_padding=op, dilation=d, bias=bias)
-    res = check_against_torch(nn.ConvTranspose2d(shape[1], O, k, **kw),
+    res = check_against_torch(npnn.ConvTranspose2d(shape[1], O, k, **kw),
                               torch.nn.ConvTranspose2d(shape[1], O, k, **kw),
                               rng.standard_normal(shape))
-    w = nn.ConvTranspose2d(shape[1], O, k, **kw).double()
+    w = npnn.ConvTranspose2d(shape[1], O, k, **kw).double()
     x = rng.standard_normal(shape)
     w.load_state_dict({n: rng.standard_normal(a.shape)
                        for n, a in w.state_dict().items()})
@@ -118,8 +119,8 @@ def test_conv_transpose2d_matches_torch(case, bias):
 
 
 def test_conv_transpose_inverts_conv_shape():
-    conv = nn.Conv2d(3, 8, 4, stride=2, padding=1)
-    up = nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)
+    conv = npnn.Conv2d(3, 8, 4, stride=2, padding=1)
+    up = npnn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)
     x = rng.standard_normal((1, 3, 16, 16)).astype(np.float32)
     assert up(conv(x)).shape == x.shape
 
@@ -127,17 +128,17 @@ def test_conv_transpose_inverts_conv_shape():
 def test_conv_errors_name_layer_and_shape():
     msg = r"Conv2d\(3, 4, .*\(N, 3, H, W\).*\(2, 5, 8, 8\)"
     with pytest.raises(ValueError, match=msg):
-        nn.Conv2d(3, 4, 3)(np.zeros((2, 5, 8, 8)))
+        npnn.Conv2d(3, 4, 3)(np.zeros((2, 5, 8, 8)))
     with pytest.raises(ValueError, match=r"Conv1d\(1, 25.*\(N, 1, L\).*\(4, 40\)"):
-        nn.Conv1d(1, 25, 5)(np.zeros((4, 40)))
+        npnn.Conv1d(1, 25, 5)(np.zeros((4, 40)))
     with pytest.raises(ValueError, match="smaller"):
-        nn.Conv2d(1, 1, 5)(np.zeros((1, 1, 3, 3)))
+        npnn.Conv2d(1, 1, 5)(np.zeros((1, 1, 3, 3)))
     with pytest.raises(ValueError, match="divisible"):
-        nn.Conv2d(3, 4, 3, groups=2)
+        npnn.Conv2d(3, 4, 3, groups=2)
 
 
 def test_conv_init_matches_torch_distribution():
-    c = nn.Conv2d(16, 32, 3)
+    c = npnn.Conv2d(16, 32, 3)
     bound = 1 / np.sqrt(16 * 9)
     assert np.abs(c.weight.data).max() <= bound and np.abs(c.bias.data).max() <= bound
     # U(-b, b) has std b / sqrt(3)
@@ -146,9 +147,9 @@ def test_conv_init_matches_torch_distribution():
 
 
 def test_conv_gradcheck():
-    c = nn.Conv2d(2, 3, 3, stride=2, padding=1).double()
+    c = npnn.Conv2d(2, 3, 3, stride=2, padding=1).double()
     gradcheck(c, rng.standard_normal((2, 2, 5, 5)))
-    t = nn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=1).double()
+    t = npnn.ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=1).double()
     gradcheck(t, rng.standard_normal((1, 2, 3, 3)))
 
 
@@ -160,7 +161,7 @@ POOL_CASES = [((2, 3, 6, 6), 2, None, 0), ((2, 2, 7, 5), 3, 2, 1),
 def test_maxpool_matches_torch_and_naive(case):
     shape, k, s, p = case
     x = rng.standard_normal(shape)
-    res = check_against_torch(nn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
+    res = check_against_torch(npnn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
     np.testing.assert_array_equal(res["output"], max_pool2d_naive(x, k, s, p))
 
 
@@ -168,11 +169,11 @@ def test_maxpool_ties_and_dilation():
     # ties: torch routes the gradient to the first maximum in the window
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0
-    check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2), x)
-    check_against_torch(nn.MaxPool2d(2, 1, dilation=2),
+    check_against_torch(npnn.MaxPool2d(2), torch.nn.MaxPool2d(2), x)
+    check_against_torch(npnn.MaxPool2d(2, 1, dilation=2),
                         torch.nn.MaxPool2d(2, 1, dilation=2),
                         rng.standard_normal((2, 2, 6, 6)))
-    check_against_torch(nn.MaxPool2d(2), torch.nn.MaxPool2d(2),
+    check_against_torch(npnn.MaxPool2d(2), torch.nn.MaxPool2d(2),
                         rng.standard_normal((3, 6, 6)))
 
 
@@ -182,7 +183,7 @@ def test_avgpool_matches_torch_and_naive(case, include_pad):
     shape, k, s, p = case
     x = rng.standard_normal(shape)
     kw = dict(count_include_pad=include_pad)
-    res = check_against_torch(nn.AvgPool2d(k, s, p, **kw),
+    res = check_against_torch(npnn.AvgPool2d(k, s, p, **kw),
                               torch.nn.AvgPool2d(k, s, p, **kw), x)
     if include_pad:
         np.testing.assert_allclose(res["output"], avg_pool2d_naive(x, k, s, p),
@@ -191,17 +192,17 @@ def test_avgpool_matches_torch_and_naive(case, include_pad):
 
 def test_avgpool_divisor_override_and_adaptive():
     x = rng.standard_normal((2, 3, 6, 4))
-    check_against_torch(nn.AvgPool2d(2, divisor_override=3),
+    check_against_torch(npnn.AvgPool2d(2, divisor_override=3),
                         torch.nn.AvgPool2d(2, divisor_override=3), x)
-    check_against_torch(nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1), x)
-    check_against_torch(nn.AdaptiveAvgPool2d((3, 2)),
+    check_against_torch(npnn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1), x)
+    check_against_torch(npnn.AdaptiveAvgPool2d((3, 2)),
                         torch.nn.AdaptiveAvgPool2d((3, 2)), x)
 
 
 def test_small_cnn_end_to_end():
-    np_m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6), nn.ReLU(),
-                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(6, 3))
+    np_m = npnn.Sequential(npnn.Conv2d(1, 4, 3, padding=1), npnn.ReLU(), npnn.MaxPool2d(2),
+                         npnn.Conv2d(4, 6, 3), npnn.BatchNorm2d(6), npnn.ReLU(),
+                         npnn.AvgPool2d(2), npnn.Flatten(), npnn.Linear(6, 3))
     t_m = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
                               torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 3),
                               torch.nn.BatchNorm2d(6), torch.nn.ReLU(),
@@ -219,7 +220,7 @@ def test_conv2d_random_configurations(n, c, o, h, w, kh, kw, s, p, d):
     # at least one output position (both frameworks reject inputs without one)
     assume(h + 2 * p >= d * (kh - 1) + 1 and w + 2 * p >= d * (kw - 1) + 1)
     kwargs = dict(stride=s, padding=p, dilation=d)
-    check_against_torch(nn.Conv2d(c, o, (kh, kw), **kwargs),
+    check_against_torch(npnn.Conv2d(c, o, (kh, kw), **kwargs),
                         torch.nn.Conv2d(c, o, (kh, kw), **kwargs),
                         rng.standard_normal((n, c, h, w)))
 
@@ -234,7 +235,7 @@ def test_conv_transpose2d_random_configurations(n, c, o, h, w, k, s, p, op, d):
     assume((h - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1)
     assume((w - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1)
     kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d)
-    check_against_torch(nn.ConvTranspose2d(c, o, k, **kwargs),
+    check_against_torch(npnn.ConvTranspose2d(c, o, k, **kwargs),
                         torch.nn.ConvTranspose2d(c, o, k, **kwargs),
                         rng.standard_normal((n, c, h, w)))
 
@@ -246,6 +247,6 @@ def test_pool_random_configurations(h, w, k, s, p, kind):
     assume(p <= k // 2 and h + 2 * p >= k and w + 2 * p >= k)  # as torch requires
     x = rng.standard_normal((2, 3, h, w))
     if kind == "max":
-        check_against_torch(nn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
+        check_against_torch(npnn.MaxPool2d(k, s, p), torch.nn.MaxPool2d(k, s, p), x)
     else:
-        check_against_torch(nn.AvgPool2d(k, s, p), torch.nn.AvgPool2d(k, s, p), x)
+        check_against_torch(npnn.AvgPool2d(k, s, p), torch.nn.AvgPool2d(k, s, p), x)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_mask_statistics(p):
-    d = nn.Dropout(p, rng=np.random.default_rng(0))
+    d = npnn.Dropout(p, rng=np.random.default_rng(0))
     x = np.ones((200, 500))
     y = d(x)
     kept = y != 0
@@ -26,7 +26,7 @@ def test_same_statistics_as_torch():
     """torch draws other random numbers, but the distribution of outputs agrees."""
     p = 0.3
     x = np.full((400, 250), 2.0)
-    y = nn.Dropout(p, rng=np.random.default_rng(1))(x)
+    y = npnn.Dropout(p, rng=np.random.default_rng(1))(x)
     torch.manual_seed(1)
     y_t = torch.nn.Dropout(p)(torch.tensor(x)).numpy()
     assert set(np.unique(y)) == set(np.unique(y_t)) == {0.0, 2.0 / (1 - p)}
@@ -34,7 +34,7 @@ def test_same_statistics_as_torch():
 
 
 def test_eval_is_identity():
-    d = nn.Dropout(0.5)
+    d = npnn.Dropout(0.5)
     x = np.random.default_rng(2).standard_normal((4, 6))
     d.eval()
     assert d(x) is x
@@ -43,7 +43,7 @@ def test_eval_is_identity():
 
 
 def test_backward_reuses_the_mask():
-    d = nn.Dropout(0.4, rng=np.random.default_rng(3))
+    d = npnn.Dropout(0.4, rng=np.random.default_rng(3))
     x = np.random.default_rng(4).standard_normal((50, 40))
     y = d(x)
     g = np.random.default_rng(5).standard_normal(x.shape)
@@ -65,9 +65,9 @@ def test_seed_everything_repeats_masks_and_inits():
         runs = []
         for _ in range(2):
             seed_everything(0)
-            runs.append((nn.Dropout(0.5)(x), nn.LSTM(3, 4).weight_hh_l0.data,
-                         nn.Embedding(5, 2).weight.data))
-        other = nn.Dropout(0.5)(x)
+            runs.append((npnn.Dropout(0.5)(x), npnn.LSTM(3, 4).weight_hh_l0.data,
+                         npnn.Embedding(5, 2).weight.data))
+        other = npnn.Dropout(0.5)(x)
     finally:
         np.random.set_state(saved[0])
         torch.set_rng_state(saved[1])
@@ -79,27 +79,27 @@ def test_seed_everything_repeats_masks_and_inits():
 def test_p_zero_and_one_match_torch():
     x = np.random.default_rng(6).standard_normal((3, 7))
     for p in (0.0, 1.0):
-        d, d_t = nn.Dropout(p), torch.nn.Dropout(p)
+        d, d_t = npnn.Dropout(p), torch.nn.Dropout(p)
         xt = torch.tensor(x, requires_grad=True)
         y_t = d_t(xt)
         y_t.backward(torch.ones_like(y_t))
         np.testing.assert_array_equal(d(x), y_t.detach().numpy())
         np.testing.assert_array_equal(d.backward(np.ones_like(x)), xt.grad.numpy())
-    assert not np.isnan(nn.Dropout(1.0)(x)).any()
+    assert not np.isnan(npnn.Dropout(1.0)(x)).any()
 
 
 def test_inplace_and_dtype():
     x = np.ones((5, 5), dtype=np.float32)
-    y = nn.Dropout(0.5, inplace=True, rng=np.random.default_rng(7))(x)
+    y = npnn.Dropout(0.5, inplace=True, rng=np.random.default_rng(7))(x)
     assert y is x and y.dtype == np.float32 and set(np.unique(x)) <= {0.0, 2.0}
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"Dropout: p must be a probability in \[0, 1"):
-        nn.Dropout(1.5)
+        npnn.Dropout(1.5)
     with pytest.raises(TypeError, match="floating-point"):
-        nn.Dropout(0.5)(np.ones(3, dtype=np.int64))
-    d = nn.Dropout(0.5)
+        npnn.Dropout(0.5)(np.ones(3, dtype=np.int64))
+    d = npnn.Dropout(0.5)
     d(np.ones((2, 3)))
     msg = r"Dropout.backward: grad_output has shape \(3, 2\), expected \(2, 3\)"
     with pytest.raises(ValueError, match=msg):

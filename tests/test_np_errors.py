@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn, optim
+from dlbook.numpy import nn as npnn
+from dlbook.numpy import optim as npoptim
 
 rng = np.random.default_rng(0)
 
@@ -15,25 +16,25 @@ rng = np.random.default_rng(0)
 def _empty_cases():
     x2, x3, x4 = np.ones((0, 3)), np.ones((0, 3, 5)), np.ones((0, 3, 4, 4))
     return [
-        (nn.Linear(3, 2), torch.nn.Linear(3, 2), x2),
-        (nn.Conv2d(3, 2, 3), torch.nn.Conv2d(3, 2, 3), x4),
-        (nn.Conv2d(3, 6, 3, groups=3), torch.nn.Conv2d(3, 6, 3, groups=3), x4),
-        (nn.Conv1d(3, 2, 2), torch.nn.Conv1d(3, 2, 2), x3),
-        (nn.ConvTranspose2d(3, 2, 2), torch.nn.ConvTranspose2d(3, 2, 2), x4),
-        (nn.MaxPool2d(2), torch.nn.MaxPool2d(2), x4),
-        (nn.AvgPool2d(2), torch.nn.AvgPool2d(2), x4),
-        (nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1), x4),
-        (nn.Flatten(), torch.nn.Flatten(), x4),
-        (nn.GroupNorm(3, 3), torch.nn.GroupNorm(3, 3), x4),
-        (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3), x2),
-        (nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x4),
-        (nn.LayerNorm(3), torch.nn.LayerNorm(3), x2),
-        (nn.RNN(3, 2, batch_first=True), torch.nn.RNN(3, 2, batch_first=True),
+        (npnn.Linear(3, 2), torch.nn.Linear(3, 2), x2),
+        (npnn.Conv2d(3, 2, 3), torch.nn.Conv2d(3, 2, 3), x4),
+        (npnn.Conv2d(3, 6, 3, groups=3), torch.nn.Conv2d(3, 6, 3, groups=3), x4),
+        (npnn.Conv1d(3, 2, 2), torch.nn.Conv1d(3, 2, 2), x3),
+        (npnn.ConvTranspose2d(3, 2, 2), torch.nn.ConvTranspose2d(3, 2, 2), x4),
+        (npnn.MaxPool2d(2), torch.nn.MaxPool2d(2), x4),
+        (npnn.AvgPool2d(2), torch.nn.AvgPool2d(2), x4),
+        (npnn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1), x4),
+        (npnn.Flatten(), torch.nn.Flatten(), x4),
+        (npnn.GroupNorm(3, 3), torch.nn.GroupNorm(3, 3), x4),
+        (npnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3), x2),
+        (npnn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x4),
+        (npnn.LayerNorm(3), torch.nn.LayerNorm(3), x2),
+        (npnn.RNN(3, 2, batch_first=True), torch.nn.RNN(3, 2, batch_first=True),
          np.ones((0, 4, 3))),
-        (nn.GRU(3, 2), torch.nn.GRU(3, 2), np.ones((4, 0, 3))),
-        (nn.LSTM(3, 2, num_layers=2), torch.nn.LSTM(3, 2, num_layers=2),
+        (npnn.GRU(3, 2), torch.nn.GRU(3, 2), np.ones((4, 0, 3))),
+        (npnn.LSTM(3, 2, num_layers=2), torch.nn.LSTM(3, 2, num_layers=2),
          np.ones((4, 0, 3))),
-        (nn.Softmax(1), torch.nn.Softmax(1), x2),
+        (npnn.Softmax(1), torch.nn.Softmax(1), x2),
     ]
 
 
@@ -52,7 +53,7 @@ def test_empty_batch_gives_empty_output_and_gradient(case):
 
 
 def test_batchnorm_empty_batch_leaves_running_stats_like_torch():
-    bn, tbn = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    bn, tbn = npnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
     bn(np.ones((0, 3)))
     tbn(torch.ones(0, 3))
     np.testing.assert_array_equal(bn.running_mean, tbn.running_mean.numpy())
@@ -63,24 +64,24 @@ def test_batchnorm_empty_batch_leaves_running_stats_like_torch():
 def test_load_state_dict_refuses_a_non_dict():
     with pytest.raises(TypeError, match=r"Linear.load_state_dict: expected a dict "
                                         r"of arrays .*got list"):
-        nn.Linear(2, 2).load_state_dict([np.zeros((2, 2))])
+        npnn.Linear(2, 2).load_state_dict([np.zeros((2, 2))])
 
 
 def test_load_state_dict_non_strict_returns_missing_and_unexpected_like_torch():
     state = {"weight": np.zeros((2, 3)), "extra": np.ones(1)}
-    got = nn.Linear(3, 2).load_state_dict(state, strict=False)
+    got = npnn.Linear(3, 2).load_state_dict(state, strict=False)
     want = torch.nn.Linear(3, 2).load_state_dict(
         {k: torch.tensor(v) for k, v in state.items()}, strict=False)
     assert got.missing_keys == want.missing_keys == ["bias"]
     assert got.unexpected_keys == want.unexpected_keys == ["extra"]
     missing, unexpected = got  # a named tuple, as torch's
     assert (missing, unexpected) == (["bias"], ["extra"])
-    full = nn.Linear(3, 2).load_state_dict(nn.Linear(3, 2).state_dict())
+    full = npnn.Linear(3, 2).load_state_dict(npnn.Linear(3, 2).state_dict())
     assert full.missing_keys == [] and full.unexpected_keys == []
 
 
 def test_load_state_dict_with_a_bad_shape_changes_nothing():
-    m = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    m = npnn.Sequential(npnn.Linear(3, 2), npnn.Linear(2, 2))
     before = m.state_dict()
     bad = {k: np.full(v.shape, 7.0) for k, v in before.items()}
     bad["1.bias"] = np.zeros(5)
@@ -91,13 +92,13 @@ def test_load_state_dict_with_a_bad_shape_changes_nothing():
 
 
 # ---- optimizers -------------------------------------------------------------------
-OPTIMIZERS = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad,
-              optim.Adadelta]
+OPTIMIZERS = [npoptim.SGD, npoptim.Adam, npoptim.AdamW, npoptim.RMSprop, npoptim.Adagrad,
+              npoptim.Adadelta]
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.__name__)
 def test_a_parameter_listed_twice_is_refused(opt):
-    p = nn.Parameter(np.ones(2))
+    p = npnn.Parameter(np.ones(2))
     with pytest.raises(ValueError, match="same parameter twice"):
         opt([p, p], lr=0.1)
     with pytest.raises(ValueError, match="more than one parameter group"):
@@ -108,12 +109,12 @@ def test_a_parameter_listed_twice_is_refused(opt):
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.__name__)
 def test_invalid_learning_rate_is_refused(opt, lr):
     with pytest.raises(ValueError, match=r"(?i)invalid (learning rate|lr)"):
-        opt([nn.Parameter(np.ones(2))], lr=lr)
+        opt([npnn.Parameter(np.ones(2))], lr=lr)
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.__name__)
 def test_step_and_zero_grad_skip_parameters_without_gradient(opt):
-    used, unused = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    used, unused = npnn.Parameter(np.ones(2)), npnn.Parameter(np.ones(2))
     o = opt([used, unused], lr=0.1)
     used.grad[...] = 1.0
     unused.grad = None  # as torch, where a parameter outside the loss has no grad
@@ -125,8 +126,8 @@ def test_step_and_zero_grad_skip_parameters_without_gradient(opt):
 
 
 def test_zero_grad_set_to_none_then_backward_allocates_again():
-    lin = nn.Linear(3, 2)
-    o = optim.SGD(lin.parameters(), lr=0.1)
+    lin = npnn.Linear(3, 2)
+    o = npoptim.SGD(lin.parameters(), lr=0.1)
     o.zero_grad(set_to_none=True)
     assert lin.weight.grad is None and lin.bias.grad is None
     w = lin.weight.data.copy()
@@ -141,8 +142,8 @@ def test_zero_grad_set_to_none_then_backward_allocates_again():
 
 
 def test_clip_grad_norm_skips_parameters_without_gradient():
-    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    a, b = npnn.Parameter(np.ones(2)), npnn.Parameter(np.ones(2))
     a.grad = np.array([3.0, 4.0])
     b.grad = None
-    total = nn.utils.clip_grad_norm_([a, b], 1.0)
+    total = npnn.utils.clip_grad_norm_([a, b], 1.0)
     assert total == pytest.approx(5.0)

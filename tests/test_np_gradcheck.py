@@ -3,19 +3,20 @@
 import numpy as np
 import pytest
 
-from dlbook.numpy import gradcheck, nn
+from dlbook.numpy import gradcheck
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.gradcheck import GradcheckError, numerical_gradient
 
 rng = np.random.default_rng(5)
 
 
 @pytest.mark.parametrize("make,shape", [
-    (lambda: nn.Linear(4, 3), (5, 4)),
-    (lambda: nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2)), (3, 4)),
-    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1), (2, 2, 7)),
-    (lambda: nn.LayerNorm(4), (3, 4)),
-    (lambda: nn.GELU(), (3, 4)),
-    (lambda: nn.Softmax(dim=1), (3, 4)),
+    (lambda: npnn.Linear(4, 3), (5, 4)),
+    (lambda: npnn.Sequential(npnn.Linear(4, 6), npnn.Tanh(), npnn.Linear(6, 2)), (3, 4)),
+    (lambda: npnn.Conv1d(2, 3, 3, stride=2, padding=1), (2, 2, 7)),
+    (lambda: npnn.LayerNorm(4), (3, 4)),
+    (lambda: npnn.GELU(), (3, 4)),
+    (lambda: npnn.Softmax(dim=1), (3, 4)),
 ])
 def test_correct_modules_pass(make, shape):
     res = gradcheck(make().double(), rng.standard_normal(shape))
@@ -23,7 +24,7 @@ def test_correct_modules_pass(make, shape):
     assert "passed" in repr(res)
 
 
-class WrongLinear(nn.Linear):
+class WrongLinear(npnn.Linear):
     """A classic bug: forgetting to transpose in the input gradient."""
 
     def backward(self, grad_output):
@@ -31,7 +32,7 @@ class WrongLinear(nn.Linear):
         return grad_output @ self.weight.data[:, ::-1]  # wrong on purpose
 
 
-class WrongBias(nn.Linear):
+class WrongBias(npnn.Linear):
     def backward(self, grad_output):
         dx = super().backward(grad_output)
         self.bias.grad *= 2  # wrong parameter gradient on purpose
@@ -75,15 +76,15 @@ def test_plain_function_with_backward():
 def test_scalar_function_and_loss_module():
     x = rng.standard_normal(5)
     gradcheck(lambda v: np.sum(v**3), x, backward=lambda g, v: 3 * g * v**2)
-    gradcheck(nn.CrossEntropyLoss(), rng.standard_normal((4, 3)), rng.integers(0, 3, 4))
+    gradcheck(npnn.CrossEntropyLoss(), rng.standard_normal((4, 3)), rng.integers(0, 3, 4))
 
 
 def test_float32_is_refused():
     with pytest.raises(TypeError, match="input 0 is float32"):
-        gradcheck(nn.Linear(3, 2).double(),
+        gradcheck(npnn.Linear(3, 2).double(),
                   rng.standard_normal((2, 3)).astype(np.float32))
     with pytest.raises(TypeError, match="double"):
-        gradcheck(nn.Linear(3, 2), rng.standard_normal((2, 3)))
+        gradcheck(npnn.Linear(3, 2), rng.standard_normal((2, 3)))
 
 
 def test_numerical_gradient_of_quadratic():
@@ -94,6 +95,6 @@ def test_numerical_gradient_of_quadratic():
 
 
 def test_verbose_prints_report(capsys):
-    gradcheck(nn.Tanh(), rng.standard_normal((2, 2)), verbose=True)
+    gradcheck(npnn.Tanh(), rng.standard_normal((2, 2)), verbose=True)
     out = capsys.readouterr().out
     assert "max relative error" in out and "1e-7" in out

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
-from dlbook.numpy.nn import init
+from dlbook.numpy import nn as npnn
+from dlbook.numpy.nn import init as npinit
 
 SHAPES = [(64, 32), (32, 16, 3, 3), (20, 8, 5)]
 
@@ -18,17 +18,17 @@ GAINS = [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
 
 @pytest.mark.parametrize("name,param", GAINS)
 def test_calculate_gain(name, param):
-    assert init.calculate_gain(name, param) == pytest.approx(
+    assert npinit.calculate_gain(name, param) == pytest.approx(
         torch.nn.init.calculate_gain(name, param), rel=1e-15)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_fans_match_torch(shape):
     t = torch.empty(shape)
-    assert init._calculate_fan_in_and_fan_out(np.empty(shape)) == \
+    assert npinit._calculate_fan_in_and_fan_out(np.empty(shape)) == \
         torch.nn.init._calculate_fan_in_and_fan_out(t)
     with pytest.raises(ValueError, match="at least 2"):
-        init._calculate_fan_in_and_fan_out(np.empty(5))
+        npinit._calculate_fan_in_and_fan_out(np.empty(5))
 
 
 def _torch_std(fn, shape, **kw):
@@ -51,7 +51,7 @@ CASES = [
 @pytest.mark.parametrize("name,kw", CASES)
 def test_init_distributions_match_torch(name, kw, shape):
     arr = np.empty(shape)
-    getattr(init, name)(arr, rng=np.random.default_rng(0), **kw)
+    getattr(npinit, name)(arr, rng=np.random.default_rng(0), **kw)
     t_std, t_max = _torch_std(getattr(torch.nn.init, name), shape, **kw)
     # same distribution: sample stds agree within sampling error (n >= 2048)
     assert arr.std() == pytest.approx(t_std, rel=0.06)
@@ -61,49 +61,49 @@ def test_init_distributions_match_torch(name, kw, shape):
 
 
 def test_uniform_normal_constant_in_place_on_parameter():
-    p = nn.Parameter(np.zeros((200, 100), dtype=np.float32))
-    out = init.uniform_(p, -2, 3, rng=np.random.default_rng(1))
+    p = npnn.Parameter(np.zeros((200, 100), dtype=np.float32))
+    out = npinit.uniform_(p, -2, 3, rng=np.random.default_rng(1))
     assert out is p and p.dtype == np.float32
     assert -2 <= p.data.min() and p.data.max() <= 3
     assert p.data.mean() == pytest.approx(0.5, abs=0.05)
-    init.normal_(p, 1.0, 0.5, rng=np.random.default_rng(1))
+    npinit.normal_(p, 1.0, 0.5, rng=np.random.default_rng(1))
     assert p.data.std() == pytest.approx(0.5, rel=0.03)
-    init.constant_(p, 0.3)
+    npinit.constant_(p, 0.3)
     assert np.all(p.data == np.float32(0.3))
-    init.zeros_(p)
+    npinit.zeros_(p)
     assert not p.data.any()
-    init.ones_(p.data)  # a plain array works too
+    npinit.ones_(p.data)  # a plain array works too
     assert np.all(p.data == 1)
 
 
 def test_rng_makes_init_reproducible():
     a, b = np.empty((5, 4)), np.empty((5, 4))
-    init.kaiming_normal_(a, rng=np.random.default_rng(7))
-    init.kaiming_normal_(b, rng=np.random.default_rng(7))
+    npinit.kaiming_normal_(a, rng=np.random.default_rng(7))
+    npinit.kaiming_normal_(b, rng=np.random.default_rng(7))
     np.testing.assert_array_equal(a, b)
-    l1 = nn.Linear(4, 3, rng=np.random.default_rng(3))
-    l2 = nn.Linear(4, 3, rng=np.random.default_rng(3))
+    l1 = npnn.Linear(4, 3, rng=np.random.default_rng(3))
+    l2 = npnn.Linear(4, 3, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(l1.weight.data, l2.weight.data)
 
 
 def test_orthogonal_eye_trunc_normal():
     w = np.empty((6, 10))
-    init.orthogonal_(w, rng=np.random.default_rng(0))
+    npinit.orthogonal_(w, rng=np.random.default_rng(0))
     np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-12)
     e = np.empty((3, 4))
-    init.eye_(e)
+    npinit.eye_(e)
     np.testing.assert_array_equal(e, torch.nn.init.eye_(torch.empty(3, 4)).numpy())
     t = np.empty(10000)
-    init.trunc_normal_(t, std=1.0, a=-1.0, b=1.0, rng=np.random.default_rng(0))
+    npinit.trunc_normal_(t, std=1.0, a=-1.0, b=1.0, rng=np.random.default_rng(0))
     assert t.min() >= -1 and t.max() <= 1
 
 
 def test_layers_initialise_like_torch():
     torch.manual_seed(0)
-    for np_m, t_m in [(nn.Linear(300, 200), torch.nn.Linear(300, 200)),
-                      (nn.Conv2d(16, 32, 5), torch.nn.Conv2d(16, 32, 5)),
-                      (nn.Conv1d(8, 30, 3), torch.nn.Conv1d(8, 30, 3)),
-                      (nn.ConvTranspose2d(20, 10, 4),
+    for np_m, t_m in [(npnn.Linear(300, 200), torch.nn.Linear(300, 200)),
+                      (npnn.Conv2d(16, 32, 5), torch.nn.Conv2d(16, 32, 5)),
+                      (npnn.Conv1d(8, 30, 3), torch.nn.Conv1d(8, 30, 3)),
+                      (npnn.ConvTranspose2d(20, 10, 4),
                        torch.nn.ConvTranspose2d(20, 10, 4))]:
         # torch: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), torch's fan_in
         fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(t_m.weight)

@@ -10,7 +10,8 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
-from dlbook.numpy import gradcheck, nn  # noqa: E402
+from dlbook.numpy import gradcheck  # noqa: E402
+from dlbook.numpy import nn as npnn
 
 rng = np.random.default_rng(0)
 
@@ -18,14 +19,14 @@ rng = np.random.default_rng(0)
 @pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_matches_torch(shape, bias):
-    res = check_against_torch(nn.Linear(3, 4, bias=bias),
+    res = check_against_torch(npnn.Linear(3, 4, bias=bias),
                               torch.nn.Linear(3, 4, bias=bias),
                               rng.standard_normal(shape))
     assert res["output"].shape == shape[:-1] + (4,)
 
 
 def test_linear_parameters_and_repr():
-    lin = nn.Linear(3, 4)
+    lin = npnn.Linear(3, 4)
     assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
     assert lin.weight.shape == (4, 3) and lin.weight.dtype == np.float32
     assert repr(lin) == "Linear(in_features=3, out_features=4, bias=True)"
@@ -34,13 +35,13 @@ def test_linear_parameters_and_repr():
 
 def test_linear_bad_input_message():
     with pytest.raises(ValueError) as e:
-        nn.Linear(3, 4)(np.zeros((2, 5)))
+        npnn.Linear(3, 4)(np.zeros((2, 5)))
     assert str(e.value) == ("Linear(in_features=3, out_features=4): expected input "
                             "with 3 features in the last dimension, got shape (2, 5)")
 
 
 def test_linear_gradients_accumulate():
-    lin = nn.Linear(3, 2).double()
+    lin = npnn.Linear(3, 2).double()
     x = rng.standard_normal((4, 3))
     g = rng.standard_normal((4, 2))
     lin(x)
@@ -54,21 +55,21 @@ def test_linear_gradients_accumulate():
 
 
 def test_linear_float32_stays_float32():
-    lin = nn.Linear(3, 2)
+    lin = npnn.Linear(3, 2)
     y = lin(rng.standard_normal((4, 3)).astype(np.float32))
     assert y.dtype == np.float32
     assert lin.backward(np.ones_like(y)).dtype == np.float32
 
 
 def test_sequential_matches_torch():
-    np_m = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5), nn.ReLU(),
-                         nn.Linear(5, 3))
+    np_m = npnn.Sequential(npnn.Linear(6, 8), npnn.Tanh(), npnn.Linear(8, 5), npnn.ReLU(),
+                         npnn.Linear(5, 3))
     t_m = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(),
                               torch.nn.Linear(8, 5), torch.nn.ReLU(),
                               torch.nn.Linear(5, 3))
     check_against_torch(np_m, t_m, rng.standard_normal((7, 6)))
     assert len(np_m) == 5
-    assert isinstance(np_m[1], nn.Tanh) and isinstance(np_m[-1], nn.Linear)
+    assert isinstance(np_m[1], npnn.Tanh) and isinstance(np_m[-1], npnn.Linear)
     assert len(np_m[1:3]) == 2
     assert [type(m).__name__ for m in np_m] == ["Linear", "Tanh", "Linear", "ReLU",
                                                "Linear"]
@@ -79,24 +80,24 @@ def test_sequential_matches_torch():
 
 @pytest.mark.parametrize("start,end", [(1, -1), (0, -1), (1, 2), (2, 3)])
 def test_flatten_matches_torch(start, end):
-    check_against_torch(nn.Flatten(start, end), torch.nn.Flatten(start, end),
+    check_against_torch(npnn.Flatten(start, end), torch.nn.Flatten(start, end),
                         rng.standard_normal((2, 3, 4, 5)))
 
 
 ACTIVATIONS = [
-    (lambda: nn.ReLU(), lambda: torch.nn.ReLU()),
-    (lambda: nn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
-    (lambda: nn.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
-    (lambda: nn.ELU(), lambda: torch.nn.ELU()),
-    (lambda: nn.ELU(0.5), lambda: torch.nn.ELU(0.5)),
-    (lambda: nn.GELU(), lambda: torch.nn.GELU()),
-    (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
-    (lambda: nn.SiLU(), lambda: torch.nn.SiLU()),
-    (lambda: nn.Sigmoid(), lambda: torch.nn.Sigmoid()),
-    (lambda: nn.Tanh(), lambda: torch.nn.Tanh()),
-    (lambda: nn.Softmax(dim=-1), lambda: torch.nn.Softmax(dim=-1)),
-    (lambda: nn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
-    (lambda: nn.LogSoftmax(dim=0), lambda: torch.nn.LogSoftmax(dim=0)),
+    (lambda: npnn.ReLU(), lambda: torch.nn.ReLU()),
+    (lambda: npnn.LeakyReLU(0.2), lambda: torch.nn.LeakyReLU(0.2)),
+    (lambda: npnn.LeakyReLU(), lambda: torch.nn.LeakyReLU()),
+    (lambda: npnn.ELU(), lambda: torch.nn.ELU()),
+    (lambda: npnn.ELU(0.5), lambda: torch.nn.ELU(0.5)),
+    (lambda: npnn.GELU(), lambda: torch.nn.GELU()),
+    (lambda: npnn.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
+    (lambda: npnn.SiLU(), lambda: torch.nn.SiLU()),
+    (lambda: npnn.Sigmoid(), lambda: torch.nn.Sigmoid()),
+    (lambda: npnn.Tanh(), lambda: torch.nn.Tanh()),
+    (lambda: npnn.Softmax(dim=-1), lambda: torch.nn.Softmax(dim=-1)),
+    (lambda: npnn.Softmax(dim=1), lambda: torch.nn.Softmax(dim=1)),
+    (lambda: npnn.LogSoftmax(dim=0), lambda: torch.nn.LogSoftmax(dim=0)),
 ]
 
 
@@ -110,18 +111,18 @@ def test_activations_match_torch(make, shape):
 
 def test_activations_extreme_inputs_are_finite():
     x = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
-    for m in [nn.Sigmoid(), nn.SiLU(), nn.ELU(), nn.GELU(), nn.Softmax(-1),
-              nn.LogSoftmax(-1)]:
+    for m in [npnn.Sigmoid(), npnn.SiLU(), npnn.ELU(), npnn.GELU(), npnn.Softmax(-1),
+              npnn.LogSoftmax(-1)]:
         y = m(x)
         g = m.backward(np.ones_like(y))
         assert np.all(np.isfinite(y)) and np.all(np.isfinite(g)), m
-    check_against_torch(nn.Softmax(-1), torch.nn.Softmax(-1), x)
-    check_against_torch(nn.LogSoftmax(-1), torch.nn.LogSoftmax(-1), x)
-    check_against_torch(nn.Sigmoid(), torch.nn.Sigmoid(), x)
+    check_against_torch(npnn.Softmax(-1), torch.nn.Softmax(-1), x)
+    check_against_torch(npnn.LogSoftmax(-1), torch.nn.LogSoftmax(-1), x)
+    check_against_torch(npnn.Sigmoid(), torch.nn.Sigmoid(), x)
 
 
 def test_maxout_gradcheck_and_shape():
-    m = nn.Maxout(5, 3, pool_size=4).double()
+    m = npnn.Maxout(5, 3, pool_size=4).double()
     x = rng.standard_normal((6, 5))
     assert m(x).shape == (6, 3)
     res = gradcheck(m, x, atol=1e-7, rtol=1e-6)
@@ -132,7 +133,7 @@ def test_maxout_gradcheck_and_shape():
 
 
 def test_maxout_is_max_of_linear_pieces():
-    m = nn.Maxout(4, 2, pool_size=3).double()
+    m = npnn.Maxout(4, 2, pool_size=3).double()
     x = rng.standard_normal((5, 4))
     z = x @ m.weight.data.T + m.bias.data  # (5, 6)
     np.testing.assert_allclose(m(x), z.reshape(5, 2, 3).max(axis=-1))
@@ -140,7 +141,7 @@ def test_maxout_is_max_of_linear_pieces():
         m(np.zeros((5, 3)))
 
 
-class NpMul(nn.Module):
+class NpMul(npnn.Module):
     """a * b: two inputs, so backward returns a tuple in input order."""
 
     def forward(self, a, b):
@@ -156,7 +157,7 @@ class TorchMul(torch.nn.Module):
         return a * b
 
 
-class NpResidual(nn.Module):
+class NpResidual(npnn.Module):
     """y = x + f(x): the input is used twice, so its gradients add."""
 
     def __init__(self, f):
@@ -184,7 +185,7 @@ def test_reused_inputs_accumulate():
     res = check_against_torch(NpMul(), TorchMul(), x, x)  # d(x * x)/dx = 2x, summed
     assert len(res["grads"]) == 2
     check_against_torch(NpMul(), TorchMul(), x, rng.standard_normal((3, 4)))
-    check_against_torch(NpResidual(nn.Sequential(nn.Linear(4, 4), nn.GELU())),
+    check_against_torch(NpResidual(npnn.Sequential(npnn.Linear(4, 4), npnn.GELU())),
                         TorchResidual(torch.nn.Sequential(torch.nn.Linear(4, 4),
                                                           torch.nn.GELU())), x)
 
@@ -192,10 +193,10 @@ def test_reused_inputs_accumulate():
 def test_shared_linear_in_two_places():
     # one Linear used twice inside a module: each call saved its own input, so
     # backward runs them last-in first-out and the weight gradient sums both
-    class NpTwice(nn.Module):
+    class NpTwice(npnn.Module):
         def __init__(self):
             super().__init__()
-            self.lin = nn.Linear(4, 4)
+            self.lin = npnn.Linear(4, 4)
 
         def forward(self, x):
             h = self.lin(x)
@@ -222,16 +223,16 @@ def _float32_cases():
     x3 = rng.standard_normal((2, 6, 7)).astype(np.float32)
     x4 = rng.standard_normal((2, 6, 5, 5)).astype(np.float32)
     return [
-        (nn.ReLU(), x2), (nn.LeakyReLU(), x2), (nn.ELU(), x2), (nn.GELU(), x2),
-        (nn.GELU("tanh"), x2), (nn.SiLU(), x2), (nn.Sigmoid(), x2), (nn.Tanh(), x2),
-        (nn.Softmax(-1), x2), (nn.LogSoftmax(-1), x2), (nn.Maxout(6, 3, 2), x2),
-        (nn.Linear(6, 3), x2), (nn.Conv2d(6, 3, 3, padding=1), x4),
-        (nn.Conv1d(6, 3, 3), x3), (nn.ConvTranspose2d(6, 3, 3, stride=2), x4),
-        (nn.MaxPool2d(2), x4),
-        (nn.AvgPool2d(2, padding=1, count_include_pad=False), x4),
-        (nn.AdaptiveAvgPool2d(1), x4), (nn.BatchNorm1d(6), x2), (nn.BatchNorm2d(6), x4),
-        (nn.LayerNorm(5), x4), (nn.GroupNorm(3, 6), x4),
-        (nn.InstanceNorm2d(6, affine=True), x4), (nn.Flatten(), x4),
+        (npnn.ReLU(), x2), (npnn.LeakyReLU(), x2), (npnn.ELU(), x2), (npnn.GELU(), x2),
+        (npnn.GELU("tanh"), x2), (npnn.SiLU(), x2), (npnn.Sigmoid(), x2), (npnn.Tanh(), x2),
+        (npnn.Softmax(-1), x2), (npnn.LogSoftmax(-1), x2), (npnn.Maxout(6, 3, 2), x2),
+        (npnn.Linear(6, 3), x2), (npnn.Conv2d(6, 3, 3, padding=1), x4),
+        (npnn.Conv1d(6, 3, 3), x3), (npnn.ConvTranspose2d(6, 3, 3, stride=2), x4),
+        (npnn.MaxPool2d(2), x4),
+        (npnn.AvgPool2d(2, padding=1, count_include_pad=False), x4),
+        (npnn.AdaptiveAvgPool2d(1), x4), (npnn.BatchNorm1d(6), x2), (npnn.BatchNorm2d(6), x4),
+        (npnn.LayerNorm(5), x4), (npnn.GroupNorm(3, 6), x4),
+        (npnn.InstanceNorm2d(6, affine=True), x4), (npnn.Flatten(), x4),
     ]
 
 
@@ -254,17 +255,17 @@ def test_losses_keep_float32(loss):
         target = rng.integers(0, 6, 4)
     else:
         target = (x > 0.5).astype(np.float32)
-    criterion = getattr(nn, loss)()
+    criterion = getattr(npnn, loss)()
     value = criterion(x, target)
     assert np.asarray(value).dtype == np.float32
     assert criterion.backward().dtype == np.float32
 
 
 def test_module_delattr_forgets_registration():
-    lin = nn.Linear(3, 2)
+    lin = npnn.Linear(3, 2)
     del lin.bias
     assert list(lin.state_dict()) == ["weight"]
     assert [n for n, _ in lin.named_parameters()] == ["weight"]
-    bn = nn.BatchNorm1d(3)
+    bn = npnn.BatchNorm1d(3)
     bn.running_mean = np.ones(3, dtype=np.float32)  # reassigning keeps a buffer
     assert "running_mean" in bn.state_dict()

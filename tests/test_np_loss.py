@@ -10,7 +10,8 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
-from dlbook.numpy import gradcheck, nn  # noqa: E402
+from dlbook.numpy import gradcheck  # noqa: E402
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.nn import functional as F  # noqa: E402
 
 rng = np.random.default_rng(1)
@@ -23,7 +24,7 @@ def test_regression_losses(cls, reduction):
     x = rng.standard_normal((4, 3))
     y = rng.standard_normal((4, 3))
     y[0, 0] = x[0, 0]  # a tie: L1's gradient there is 0 in both
-    check_against_torch(getattr(nn, cls)(reduction=reduction),
+    check_against_torch(getattr(npnn, cls)(reduction=reduction),
                         getattr(torch.nn, cls)(reduction=reduction), x, y)
 
 
@@ -39,7 +40,7 @@ def test_cross_entropy(reduction, smoothing, weighted, ignore):
     if ignore:
         y[1] = y[4] = -100  # torch's default ignore_index
     w = rng.uniform(0.5, 2.0, C) if weighted else None
-    np_loss = nn.CrossEntropyLoss(weight=w, **kwargs)
+    np_loss = npnn.CrossEntropyLoss(weight=w, **kwargs)
     t_loss = torch.nn.CrossEntropyLoss(
         weight=None if w is None else torch.tensor(w), **kwargs)
     check_against_torch(np_loss, t_loss, x, y)
@@ -52,16 +53,16 @@ def test_cross_entropy_spatial_and_single(reduction):
     y = rng.integers(0, 4, (2, 3, 5))
     y[0, 1, 2] = 2  # keep ignore_index=2 meaningful
     kw = dict(reduction=reduction, ignore_index=2, label_smoothing=0.2)
-    check_against_torch(nn.CrossEntropyLoss(**kw), torch.nn.CrossEntropyLoss(**kw),
+    check_against_torch(npnn.CrossEntropyLoss(**kw), torch.nn.CrossEntropyLoss(**kw),
                         x, y)
     # a single sample: (C,) logits and a 0-d label
-    check_against_torch(nn.CrossEntropyLoss(reduction=reduction),
+    check_against_torch(npnn.CrossEntropyLoss(reduction=reduction),
                         torch.nn.CrossEntropyLoss(reduction=reduction),
                         rng.standard_normal(4), np.array(3))
 
 
 def test_cross_entropy_bad_labels():
-    loss = nn.CrossEntropyLoss()
+    loss = npnn.CrossEntropyLoss()
     with pytest.raises(IndexError, match=r"\[0, 2\].*got 3"):
         loss(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(IndexError, match="got -1"):
@@ -73,7 +74,7 @@ def test_cross_entropy_bad_labels():
 def test_cross_entropy_extreme_logits():
     x = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0]])
     y = np.array([1, 2])
-    res = check_against_torch(nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss(), x, y)
+    res = check_against_torch(npnn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss(), x, y)
     assert np.isfinite(res["output"]) and np.all(np.isfinite(res["grads"][0]))
     # sample 0: label logit is 2000 below the max, so the loss is 1000 + 1000
     np.testing.assert_allclose(F.cross_entropy(x[:1], y[:1]), 2000.0)
@@ -85,7 +86,7 @@ def test_nll_loss(reduction, weighted):
     x = F.log_softmax(rng.standard_normal((5, 4)))
     y = rng.integers(0, 4, 5)
     w = rng.uniform(0.5, 2, 4) if weighted else None
-    check_against_torch(nn.NLLLoss(w, reduction=reduction),
+    check_against_torch(npnn.NLLLoss(w, reduction=reduction),
                         torch.nn.NLLLoss(None if w is None else torch.tensor(w),
                                          reduction=reduction), x, y)
 
@@ -96,7 +97,7 @@ def test_bce(reduction, weighted):
     p = rng.uniform(0.01, 0.99, (4, 3))
     y = rng.uniform(0, 1, (4, 3))
     w = rng.uniform(0.5, 2, (4, 3)) if weighted else None
-    check_against_torch(nn.BCELoss(w, reduction=reduction),
+    check_against_torch(npnn.BCELoss(w, reduction=reduction),
                         torch.nn.BCELoss(None if w is None else torch.tensor(w),
                                          reduction=reduction), p, y)
 
@@ -104,9 +105,9 @@ def test_bce(reduction, weighted):
 def test_bce_clamps_log_at_saturation():
     p = np.array([0.0, 1.0, 0.5])
     y = np.array([1.0, 0.0, 1.0])
-    check_against_torch(nn.BCELoss(), torch.nn.BCELoss(), p, y)
+    check_against_torch(npnn.BCELoss(), torch.nn.BCELoss(), p, y)
     with pytest.raises(ValueError, match="probabilities"):
-        nn.BCELoss()(np.array([1.5]), np.array([1.0]))
+        npnn.BCELoss()(np.array([1.5]), np.array([1.0]))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -117,7 +118,7 @@ def test_bce_with_logits(reduction, pos_weight):
     y = (rng.uniform(size=(4, 3)) > 0.5).astype(np.float64)
     pw = rng.uniform(0.5, 3, 3) if pos_weight else None
     check_against_torch(
-        nn.BCEWithLogitsLoss(reduction=reduction, pos_weight=pw),
+        npnn.BCEWithLogitsLoss(reduction=reduction, pos_weight=pw),
         torch.nn.BCEWithLogitsLoss(reduction=reduction,
                                    pos_weight=None if pw is None else torch.tensor(pw)),
         x, y)
@@ -126,7 +127,7 @@ def test_bce_with_logits(reduction, pos_weight):
 def test_loss_backward_takes_upstream_scalar():
     x = rng.standard_normal((3, 4))
     y = rng.integers(0, 4, 3)
-    loss = nn.CrossEntropyLoss()
+    loss = npnn.CrossEntropyLoss()
     loss(x, y)
     g1 = loss.backward()
     np.testing.assert_allclose(loss.backward(2.5), 2.5 * g1)
@@ -136,8 +137,8 @@ def test_loss_backward_takes_upstream_scalar():
 def test_losses_by_gradcheck():
     x = rng.standard_normal((4, 5))
     y = rng.integers(0, 5, 4)
-    gradcheck(nn.CrossEntropyLoss(label_smoothing=0.1), x, y)
-    gradcheck(nn.BCEWithLogitsLoss(), x, rng.uniform(size=(4, 5)))
+    gradcheck(npnn.CrossEntropyLoss(label_smoothing=0.1), x, y)
+    gradcheck(npnn.BCEWithLogitsLoss(), x, rng.uniform(size=(4, 5)))
 
 
 def test_stable_functional_forms():
@@ -181,7 +182,7 @@ def test_cross_entropy_with_class_probabilities(reduction, smoothing, weighted, 
     C = shape[axis]
     w = rng.uniform(0.5, 2.0, C) if weighted else None
     kw = dict(reduction=reduction, label_smoothing=smoothing)
-    check_against_torch(nn.CrossEntropyLoss(weight=w, **kw),
+    check_against_torch(npnn.CrossEntropyLoss(weight=w, **kw),
                         torch.nn.CrossEntropyLoss(
                             weight=None if w is None else torch.tensor(w), **kw),
                         x, t, grad_inputs=(0,))
@@ -193,7 +194,7 @@ def test_cross_entropy_agrees_with_its_naive_version():
 
     z = rng.standard_normal((6, 4)) * 3
     y = rng.integers(0, 4, 6)
-    ce = nn.CrossEntropyLoss()
+    ce = npnn.CrossEntropyLoss()
     loss = ce(z, y)
     want_loss, want_grad = cross_entropy_naive(z, y)
     np.testing.assert_allclose(loss, want_loss, rtol=1e-12)
@@ -206,15 +207,15 @@ def test_every_target_ignored_gives_nan_loss_and_zero_gradient_like_torch(smooth
     # of ignored targets (a case torch's module_db draws at random)
     import torch
 
-    from dlbook.numpy import nn as np_nn
+    from dlbook.numpy import nn as npnn
     x = np.random.default_rng(0).standard_normal((2, 3))
     t = np.array([-100, -100])
     xt = torch.tensor(x, requires_grad=True)
     torch.nn.CrossEntropyLoss(label_smoothing=smoothing)(xt, torch.tensor(t)).backward()
-    ce = np_nn.CrossEntropyLoss(label_smoothing=smoothing)
+    ce = npnn.CrossEntropyLoss(label_smoothing=smoothing)
     assert np.isnan(ce(x, t))
     np.testing.assert_array_equal(ce.backward(), xt.grad.numpy())
-    nll = np_nn.NLLLoss()
+    nll = npnn.NLLLoss()
     assert np.isnan(nll(x, t))
     assert np.array_equal(nll.backward(), np.zeros_like(x))
 
@@ -222,11 +223,11 @@ def test_every_target_ignored_gives_nan_loss_and_zero_gradient_like_torch(smooth
 def test_zero_weight_targets_give_nan_gradient_like_torch():
     import torch
 
-    from dlbook.numpy import nn as np_nn
+    from dlbook.numpy import nn as npnn
     x = np.random.default_rng(1).standard_normal((2, 3))
     w = np.array([0.0, 1.0, 1.0])
     xt = torch.tensor(x, requires_grad=True)
     torch.nn.CrossEntropyLoss(weight=torch.tensor(w))(xt, torch.tensor([0, 0])).backward()
-    ce = np_nn.CrossEntropyLoss(weight=w)
+    ce = npnn.CrossEntropyLoss(weight=w)
     ce(x, np.array([0, 0]))
     assert np.isnan(ce.backward()).all() and torch.isnan(xt.grad).all()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn, optim
+from dlbook.numpy import nn as npnn
+from dlbook.numpy import optim as npoptim
 from dlbook.numpy.optim import lr_scheduler
 
 rng = np.random.default_rng(6)
@@ -19,7 +20,7 @@ def _models():
     torch.manual_seed(0)  # the same start in every test, whatever ran before
     t_m = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(),
                               torch.nn.Linear(4, 2)).double()
-    np_m = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    np_m = npnn.Sequential(npnn.Linear(5, 4), npnn.Tanh(), npnn.Linear(4, 2)).double()
     np_m.load_state_dict({k: v.detach().numpy() for k, v in t_m.state_dict().items()})
     return np_m, t_m
 
@@ -28,7 +29,7 @@ def _run(np_cls, t_cls, kwargs, steps=50):
     np_m, t_m = _models()
     np_opt = np_cls(np_m.parameters(), **kwargs)
     t_opt = t_cls(t_m.parameters(), **kwargs)
-    np_loss, t_loss = nn.MSELoss(), torch.nn.MSELoss()
+    np_loss, t_loss = npnn.MSELoss(), torch.nn.MSELoss()
     xt, yt = torch.tensor(X), torch.tensor(Y)
     losses = []
     for _ in range(steps):
@@ -75,7 +76,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=lambda c: str(c))
 def test_trajectory_matches_torch(name, kwargs):
-    losses = _run(getattr(optim, name), getattr(torch.optim, name), kwargs)
+    losses = _run(getattr(npoptim, name), getattr(torch.optim, name), kwargs)
     assert losses[-1] < losses[0]  # and it actually optimizes
 
 
@@ -83,7 +84,7 @@ def test_param_groups_and_state_dict():
     np_m, t_m = _models()
     groups = [{"params": np_m[0].parameters(), "lr": 0.1},
               {"params": np_m[2].parameters()}]
-    opt = optim.SGD(groups, lr=0.01, momentum=0.9)
+    opt = npoptim.SGD(groups, lr=0.01, momentum=0.9)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
     assert opt.param_groups[1]["momentum"] == 0.9
     np_m.zero_grad()
@@ -92,7 +93,7 @@ def test_param_groups_and_state_dict():
     opt.step()
     sd = opt.state_dict()
     assert sorted(sd["state"]) == [0, 1, 2, 3]
-    opt2 = optim.SGD([{"params": np_m[0].parameters(), "lr": 0.5},
+    opt2 = npoptim.SGD([{"params": np_m[0].parameters(), "lr": 0.5},
                       {"params": np_m[2].parameters()}], lr=0.01)
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["lr"] == 0.1
@@ -102,15 +103,15 @@ def test_param_groups_and_state_dict():
     opt.zero_grad()
     assert not any(p.grad.any() for p in np_m.parameters())
     with pytest.raises(ValueError, match="empty"):
-        optim.Adam([])
+        npoptim.Adam([])
     with pytest.raises(ValueError, match="betas"):
-        optim.Adam(np_m.parameters(), betas=(1.0, 0.9))
+        npoptim.Adam(np_m.parameters(), betas=(1.0, 0.9))
     assert "Parameter Group 0" in repr(opt)
 
 
 def test_float32_parameters_stay_float32():
-    m = nn.Linear(3, 2)
-    opt = optim.Adam(m.parameters(), lr=0.1)
+    m = npnn.Linear(3, 2)
+    opt = npoptim.Adam(m.parameters(), lr=0.1)
     m(np.ones((4, 3), dtype=np.float32))
     m.backward(np.ones((4, 2), dtype=np.float32))
     opt.step()
@@ -119,9 +120,9 @@ def test_float32_parameters_stay_float32():
 
 
 def _lr_sequences(np_sched, t_sched, kwargs, epochs=40, lr=0.1):
-    p = nn.Parameter(np.zeros(1))
+    p = npnn.Parameter(np.zeros(1))
     tp = torch.zeros(1, requires_grad=True)
-    np_opt, t_opt = optim.SGD([p], lr=lr), torch.optim.SGD([tp], lr=lr)
+    np_opt, t_opt = npoptim.SGD([p], lr=lr), torch.optim.SGD([tp], lr=lr)
     s = getattr(lr_scheduler, np_sched)(np_opt, **kwargs)
     ts = getattr(torch.optim.lr_scheduler, t_sched)(t_opt, **kwargs)
     a, b = [s.get_last_lr()[0]], [ts.get_last_lr()[0]]
@@ -151,8 +152,8 @@ def test_cosine_closed_form_and_lambda():
                          epochs=10)
     closed = [0.05 * (1 + math.cos(math.pi * t / 10)) for t in range(11)]
     np.testing.assert_allclose(a, closed, atol=1e-15)
-    p = nn.Parameter(np.zeros(1))
-    opt = optim.SGD([p], lr=1.0)
+    p = npnn.Parameter(np.zeros(1))
+    opt = npoptim.SGD([p], lr=1.0)
     s = lr_scheduler.LambdaLR(opt, lambda e: 0.5**e)
     s.step()
     s.step()

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.testing import check_against_torch, copy_torch_to_np
 
 # torch warns about broadcasting targets and KLDivLoss's mean; the probes expect it
@@ -43,11 +43,11 @@ def mha_call(m, x):
 
 def dec_call(m, x):  # a fixed memory, the probe varies the target
     mem = np.ones((np.shape(x)[0], 3, 8)) if np.ndim(x) == 3 else np.ones((3, 8))
-    return m(x, mem if isinstance(m, nn.Module) else torch.tensor(mem))
+    return m(x, mem if isinstance(m, npnn.Module) else torch.tensor(mem))
 
 
 def pair(np_cls, t_cls=None, *args, **kw):
-    return lambda: (getattr(nn, np_cls)(*args, **kw),
+    return lambda: (getattr(npnn, np_cls)(*args, **kw),
                     getattr(torch.nn, t_cls or np_cls)(*args, **kw))
 
 
@@ -105,7 +105,7 @@ SPECS = [
     Spec("TransformerDecoderLayer",
          pair("TransformerDecoderLayer", None, 8, 2, 16, 0.0, batch_first=True),
          (2, 5, 8), call=dec_call, names=("MultiheadAttention",)),
-    Spec("Sequential", lambda: (nn.Sequential(nn.Linear(5, 3), nn.ReLU()),
+    Spec("Sequential", lambda: (npnn.Sequential(npnn.Linear(5, 3), npnn.ReLU()),
                                 torch.nn.Sequential(torch.nn.Linear(5, 3),
                                                     torch.nn.ReLU())),
          (4, 5), names=("Linear",)),
@@ -270,7 +270,7 @@ def test_wrong_grad_output_shape_is_refused_and_consumes_nothing(spec):
 
 # ---- layers whose inputs are not one float array ---------------------------------
 def test_embedding_probes():
-    m, t = nn.Embedding(5, 3), torch.nn.Embedding(5, 3)
+    m, t = npnn.Embedding(5, 3), torch.nn.Embedding(5, 3)
     copy_torch_to_np(m, t)
     before = snapshot(m)
     for bad, kind in [(np.ones((2, 3)), TypeError), ([[1, 2]], TypeError),
@@ -293,7 +293,7 @@ LOSSES = [("MSELoss", {}), ("L1Loss", {}), ("SmoothL1Loss", {}), ("HuberLoss", {
 
 @pytest.mark.parametrize("name, kw", LOSSES, ids=[n for n, _ in LOSSES])
 def test_loss_probes(name, kw):
-    m, t = getattr(nn, name)(**kw), getattr(torch.nn, name)(**kw)
+    m, t = getattr(npnn, name)(**kw), getattr(torch.nn, name)(**kw)
     rng = np.random.default_rng(3)
     x = rng.random((4, 3)) * 0.8 + 0.1  # valid for BCE too
     classes = name in ("CrossEntropyLoss", "NLLLoss")
@@ -323,7 +323,7 @@ def test_loss_probes(name, kw):
 
 
 # ---- unbatched inputs: torch's numbers, forward and backward ----------------------
-class _NpSelfAttention(nn.Module):
+class _NpSelfAttention(npnn.Module):
     """Self-attention as one-input module: m(x, x, x); backward sums the three."""
 
     def __init__(self, m):
@@ -337,7 +337,7 @@ class _NpSelfAttention(nn.Module):
         return sum(self.m.backward(g))
 
 
-class _NpDecoder(nn.Module):
+class _NpDecoder(npnn.Module):
     """A decoder layer with a fixed memory; backward returns the target's grad."""
 
     def __init__(self, m):
@@ -470,7 +470,7 @@ PAIRED = ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
 
 
 def _loss_case(name, reduction, x, y):
-    m = getattr(nn, name)(reduction=reduction)
+    m = getattr(npnn, name)(reduction=reduction)
     t = getattr(torch.nn, name)(reduction=reduction)
     tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     ty = torch.tensor(y) if np.asarray(y).dtype.kind in "iu" else \
@@ -507,9 +507,9 @@ def test_class_losses_on_one_unbatched_sample_match_torch(name, reduction):
 
 def test_python_numbers_are_taken_as_0d_arrays():
     # nn.MSELoss()(2.0, 1.0) raised AttributeError: 'float' object has no 'mean'
-    assert nn.MSELoss()(2.0, 1.0) == 1.0
-    assert nn.Sigmoid()(0.0) == 0.5 and nn.ReLU()(-3) == 0
+    assert npnn.MSELoss()(2.0, 1.0) == 1.0
+    assert npnn.Sigmoid()(0.0) == 0.5 and npnn.ReLU()(-3) == 0
     with pytest.raises(TypeError, match="Linear: expected a floating-point input"):
-        nn.Linear(1, 1)(3)
+        npnn.Linear(1, 1)(3)
     with pytest.raises(ValueError, match=r"Linear.*expected input with 1 features"):
-        nn.Linear(1, 1)(3.0)
+        npnn.Linear(1, 1)(3.0)

@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
 
-from dlbook.numpy import nn  # noqa: E402
+from dlbook.numpy import nn as npnn  # noqa: E402
 
 rng = np.random.default_rng(0)
 
@@ -24,7 +24,7 @@ def _main(out):
     return out[0] if isinstance(out, tuple) else out
 
 
-class NpTwice(nn.Module):
+class NpTwice(npnn.Module):
     """f(f(x)); ``attention`` calls f(x, x, x) as self-attention."""
 
     def __init__(self, f, attention=False):
@@ -62,34 +62,34 @@ def _twice_cases():
     x4 = rng.standard_normal((2, 3, 5, 5))
     seq = rng.standard_normal((6, 2, 4))  # (T, N, H) with input_size = H
     return [
-        ("Tanh", nn.Tanh(), torch.nn.Tanh(), x2),
-        ("Sigmoid", nn.Sigmoid(), torch.nn.Sigmoid(), x2),
-        ("ReLU", nn.ReLU(), torch.nn.ReLU(), x2),
-        ("GELU", nn.GELU(), torch.nn.GELU(), x2),
-        ("SiLU", nn.SiLU(), torch.nn.SiLU(), x2),
-        ("ELU", nn.ELU(), torch.nn.ELU(), x2),
-        ("LeakyReLU", nn.LeakyReLU(0.1), torch.nn.LeakyReLU(0.1), x2),
-        ("Softmax", nn.Softmax(-1), torch.nn.Softmax(-1), x2),
-        ("LogSoftmax", nn.LogSoftmax(-1), torch.nn.LogSoftmax(-1), x2),
-        ("Linear", nn.Linear(4, 4), torch.nn.Linear(4, 4), x2),
-        ("LayerNorm", nn.LayerNorm(4), torch.nn.LayerNorm(4), x2),
-        ("BatchNorm1d", nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4), x2),
-        ("Conv2d", nn.Conv2d(3, 3, 3, padding=1), torch.nn.Conv2d(3, 3, 3, padding=1),
+        ("Tanh", npnn.Tanh(), torch.nn.Tanh(), x2),
+        ("Sigmoid", npnn.Sigmoid(), torch.nn.Sigmoid(), x2),
+        ("ReLU", npnn.ReLU(), torch.nn.ReLU(), x2),
+        ("GELU", npnn.GELU(), torch.nn.GELU(), x2),
+        ("SiLU", npnn.SiLU(), torch.nn.SiLU(), x2),
+        ("ELU", npnn.ELU(), torch.nn.ELU(), x2),
+        ("LeakyReLU", npnn.LeakyReLU(0.1), torch.nn.LeakyReLU(0.1), x2),
+        ("Softmax", npnn.Softmax(-1), torch.nn.Softmax(-1), x2),
+        ("LogSoftmax", npnn.LogSoftmax(-1), torch.nn.LogSoftmax(-1), x2),
+        ("Linear", npnn.Linear(4, 4), torch.nn.Linear(4, 4), x2),
+        ("LayerNorm", npnn.LayerNorm(4), torch.nn.LayerNorm(4), x2),
+        ("BatchNorm1d", npnn.BatchNorm1d(4), torch.nn.BatchNorm1d(4), x2),
+        ("Conv2d", npnn.Conv2d(3, 3, 3, padding=1), torch.nn.Conv2d(3, 3, 3, padding=1),
          x4),
-        ("Conv1d", nn.Conv1d(4, 4, 3, padding=1), torch.nn.Conv1d(4, 4, 3, padding=1),
+        ("Conv1d", npnn.Conv1d(4, 4, 3, padding=1), torch.nn.Conv1d(4, 4, 3, padding=1),
          rng.standard_normal((2, 4, 7))),
-        ("BatchNorm2d", nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x4),
-        ("GroupNorm", nn.GroupNorm(1, 3), torch.nn.GroupNorm(1, 3), x4),
-        ("InstanceNorm2d", nn.InstanceNorm2d(3, affine=True),
+        ("BatchNorm2d", npnn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x4),
+        ("GroupNorm", npnn.GroupNorm(1, 3), torch.nn.GroupNorm(1, 3), x4),
+        ("InstanceNorm2d", npnn.InstanceNorm2d(3, affine=True),
          torch.nn.InstanceNorm2d(3, affine=True), x4),
-        ("MaxPool2d", nn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 1, 1), x4),
-        ("AvgPool2d", nn.AvgPool2d(3, 1, 1), torch.nn.AvgPool2d(3, 1, 1), x4),
-        ("Sequential", nn.Sequential(nn.Linear(4, 4), nn.Tanh()),
+        ("MaxPool2d", npnn.MaxPool2d(3, 1, 1), torch.nn.MaxPool2d(3, 1, 1), x4),
+        ("AvgPool2d", npnn.AvgPool2d(3, 1, 1), torch.nn.AvgPool2d(3, 1, 1), x4),
+        ("Sequential", npnn.Sequential(npnn.Linear(4, 4), npnn.Tanh()),
          torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()), x2),
-        ("RNN", nn.RNN(4, 4), torch.nn.RNN(4, 4), seq),
-        ("GRU", nn.GRU(4, 4, num_layers=2), torch.nn.GRU(4, 4, num_layers=2), seq),
-        ("LSTM", nn.LSTM(4, 4), torch.nn.LSTM(4, 4), seq),
-        ("GRUCell", nn.GRUCell(4, 4), torch.nn.GRUCell(4, 4), x2),
+        ("RNN", npnn.RNN(4, 4), torch.nn.RNN(4, 4), seq),
+        ("GRU", npnn.GRU(4, 4, num_layers=2), torch.nn.GRU(4, 4, num_layers=2), seq),
+        ("LSTM", npnn.LSTM(4, 4), torch.nn.LSTM(4, 4), seq),
+        ("GRUCell", npnn.GRUCell(4, 4), torch.nn.GRUCell(4, 4), x2),
     ]
 
 
@@ -101,7 +101,7 @@ def test_module_applied_twice_matches_torch(case):
 
 def test_attention_applied_twice_matches_torch():
     x = rng.standard_normal((5, 2, 8))
-    check_against_torch(NpTwice(nn.MultiheadAttention(8, 2), attention=True),
+    check_against_torch(NpTwice(npnn.MultiheadAttention(8, 2), attention=True),
                         TorchTwice(torch.nn.MultiheadAttention(8, 2), attention=True),
                         x)
 
@@ -109,7 +109,7 @@ def test_attention_applied_twice_matches_torch():
 def test_the_issues_example_tanh_twice():
     # the probe that found the bug: tanh(tanh(x)) differed from torch by 0.2
     x = rng.standard_normal((3, 4)) * 2
-    tanh = nn.Tanh()
+    tanh = npnn.Tanh()
     y = tanh(tanh(x))
     dx = tanh.backward(tanh.backward(np.ones_like(y)))
     xt = torch.tensor(x, requires_grad=True)
@@ -119,7 +119,7 @@ def test_the_issues_example_tanh_twice():
 
 def test_a_readers_module_is_saved_per_call_too():
     # a module written the natural way (self.x = x) gets the same rule
-    class Square(nn.Module):
+    class Square(npnn.Module):
         def forward(self, x):
             self.x = x
             return x * x
@@ -135,7 +135,7 @@ def test_a_readers_module_is_saved_per_call_too():
 
 
 def test_one_linear_on_two_inputs_accumulates_both_gradients():
-    lin = nn.Linear(3, 2).double()
+    lin = npnn.Linear(3, 2).double()
     a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     ga, gb = rng.standard_normal((4, 2)), rng.standard_normal((4, 2))
     lin(a)
@@ -148,17 +148,17 @@ def test_one_linear_on_two_inputs_accumulates_both_gradients():
 
 
 def test_backward_again_repeats_the_last_call():
-    tanh = nn.Tanh()
+    tanh = npnn.Tanh()
     x = rng.standard_normal(4)
     tanh(x)
     g = tanh.backward(np.ones(4))
     np.testing.assert_array_equal(tanh.backward(np.ones(4)), g)
 
 
-@pytest.mark.parametrize("make", [nn.Linear(3, 2), nn.Tanh(), nn.ReLU(),
-                                  nn.Conv2d(1, 1, 2), nn.LayerNorm(3),
-                                  nn.MSELoss(), nn.GRU(3, 2),
-                                  nn.MultiheadAttention(4, 2), nn.Embedding(3, 2)],
+@pytest.mark.parametrize("make", [npnn.Linear(3, 2), npnn.Tanh(), npnn.ReLU(),
+                                  npnn.Conv2d(1, 1, 2), npnn.LayerNorm(3),
+                                  npnn.MSELoss(), npnn.GRU(3, 2),
+                                  npnn.MultiheadAttention(4, 2), npnn.Embedding(3, 2)],
                          ids=lambda m: type(m).__name__)
 def test_backward_before_forward_names_the_layer(make):
     name = type(make).__name__
@@ -167,7 +167,7 @@ def test_backward_before_forward_names_the_layer(make):
 
 
 def test_train_and_eval_forget_unused_forward_calls():
-    net = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+    net = npnn.Sequential(npnn.Linear(3, 3), npnn.Tanh())
     for _ in range(5):
         net(rng.standard_normal((2, 3)))  # an evaluation loop: no backward
     assert len(net[0]._saved) == 5
@@ -178,7 +178,7 @@ def test_train_and_eval_forget_unused_forward_calls():
 
 
 def test_saved_calls_are_bounded():
-    tanh = nn.Tanh()
+    tanh = npnn.Tanh()
     for _ in range(tanh.max_saved + 10):
         tanh(np.zeros(2))
     assert len(tanh._saved) == tanh.max_saved
@@ -190,23 +190,23 @@ def _shape_cases():
     x4 = rng.standard_normal((2, 3, 4, 4))
     seq = rng.standard_normal((5, 2, 3))
     return [
-        (nn.ReLU(), (x2,)), (nn.LeakyReLU(), (x2,)), (nn.ELU(), (x2,)),
-        (nn.GELU(), (x2,)), (nn.Sigmoid(), (x2,)), (nn.Tanh(), (x2,)),
-        (nn.SiLU(), (x2,)), (nn.Softmax(1), (x2,)), (nn.LogSoftmax(1), (x2,)),
-        (nn.Maxout(3, 2, 2), (x2,)), (nn.Linear(3, 2), (x2,)), (nn.Identity(), (x2,)),
-        (nn.Flatten(), (x4,)), (nn.Dropout(0.5), (x2,)), (nn.LayerNorm(3), (x2,)),
-        (nn.BatchNorm1d(3), (x2,)), (nn.BatchNorm2d(3), (x4,)),
-        (nn.GroupNorm(3, 3), (x4,)), (nn.InstanceNorm2d(3), (x4,)),
-        (nn.Conv2d(3, 2, 3), (x4,)), (nn.ConvTranspose2d(3, 2, 3), (x4,)),
-        (nn.Conv1d(3, 2, 2), (rng.standard_normal((2, 3, 5)),)),
-        (nn.MaxPool2d(2), (x4,)), (nn.AvgPool2d(2), (x4,)),
-        (nn.AdaptiveAvgPool2d(1), (x4,)),
-        (nn.Sequential(nn.Linear(3, 2), nn.Tanh()), (x2,)),
-        (nn.RNN(3, 2), (seq,)), (nn.GRU(3, 2), (seq,)), (nn.LSTM(3, 2), (seq,)),
-        (nn.RNNCell(3, 2), (x2,)), (nn.LSTMCell(3, 2), (x2,)),
-        (nn.MultiheadAttention(3, 1), (seq, seq, seq)),
-        (nn.Embedding(5, 2), (np.array([[0, 1], [2, 3]]),)),
-        (nn.MSELoss(reduction="none"), (x2, x2)),
+        (npnn.ReLU(), (x2,)), (npnn.LeakyReLU(), (x2,)), (npnn.ELU(), (x2,)),
+        (npnn.GELU(), (x2,)), (npnn.Sigmoid(), (x2,)), (npnn.Tanh(), (x2,)),
+        (npnn.SiLU(), (x2,)), (npnn.Softmax(1), (x2,)), (npnn.LogSoftmax(1), (x2,)),
+        (npnn.Maxout(3, 2, 2), (x2,)), (npnn.Linear(3, 2), (x2,)), (npnn.Identity(), (x2,)),
+        (npnn.Flatten(), (x4,)), (npnn.Dropout(0.5), (x2,)), (npnn.LayerNorm(3), (x2,)),
+        (npnn.BatchNorm1d(3), (x2,)), (npnn.BatchNorm2d(3), (x4,)),
+        (npnn.GroupNorm(3, 3), (x4,)), (npnn.InstanceNorm2d(3), (x4,)),
+        (npnn.Conv2d(3, 2, 3), (x4,)), (npnn.ConvTranspose2d(3, 2, 3), (x4,)),
+        (npnn.Conv1d(3, 2, 2), (rng.standard_normal((2, 3, 5)),)),
+        (npnn.MaxPool2d(2), (x4,)), (npnn.AvgPool2d(2), (x4,)),
+        (npnn.AdaptiveAvgPool2d(1), (x4,)),
+        (npnn.Sequential(npnn.Linear(3, 2), npnn.Tanh()), (x2,)),
+        (npnn.RNN(3, 2), (seq,)), (npnn.GRU(3, 2), (seq,)), (npnn.LSTM(3, 2), (seq,)),
+        (npnn.RNNCell(3, 2), (x2,)), (npnn.LSTMCell(3, 2), (x2,)),
+        (npnn.MultiheadAttention(3, 1), (seq, seq, seq)),
+        (npnn.Embedding(5, 2), (np.array([[0, 1], [2, 3]]),)),
+        (npnn.MSELoss(reduction="none"), (x2, x2)),
     ]
 
 
@@ -228,7 +228,7 @@ def re_shape(shape):
 
 
 def test_scalar_loss_takes_a_scalar_upstream_gradient():
-    loss = nn.MSELoss()
+    loss = npnn.MSELoss()
     loss(np.ones(3), np.zeros(3))
     with pytest.raises(ValueError, match=r"MSELoss.backward: grad_output has shape"):
         loss.backward(np.ones(3))
@@ -236,9 +236,9 @@ def test_scalar_loss_takes_a_scalar_upstream_gradient():
 
 
 # ---- inputs: lists, integer dtypes ----------------------------------------------
-@pytest.mark.parametrize("m", [nn.Linear(2, 2), nn.ReLU(), nn.Tanh(), nn.Softmax(-1),
-                               nn.Sequential(nn.Linear(2, 2)), nn.Conv2d(1, 1, 1),
-                               nn.LayerNorm(2), nn.GRU(2, 2)],
+@pytest.mark.parametrize("m", [npnn.Linear(2, 2), npnn.ReLU(), npnn.Tanh(), npnn.Softmax(-1),
+                               npnn.Sequential(npnn.Linear(2, 2)), npnn.Conv2d(1, 1, 1),
+                               npnn.LayerNorm(2), npnn.GRU(2, 2)],
                          ids=lambda m: type(m).__name__)
 def test_lists_are_refused_with_the_layers_name(m):
     with pytest.raises(TypeError, match=f"^{type(m).__name__}: expected a NumPy array "
@@ -247,8 +247,8 @@ def test_lists_are_refused_with_the_layers_name(m):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_])
-@pytest.mark.parametrize("layer, t_layer", [(nn.Sigmoid(), torch.nn.Sigmoid()),
-                                            (nn.Tanh(), torch.nn.Tanh())],
+@pytest.mark.parametrize("layer, t_layer", [(npnn.Sigmoid(), torch.nn.Sigmoid()),
+                                            (npnn.Tanh(), torch.nn.Tanh())],
                          ids=["Sigmoid", "Tanh"])
 def test_sigmoid_and_tanh_promote_integers_like_torch(layer, t_layer, dtype):
     x = np.array([[0, 1, 3], [1, 0, 2]]).astype(dtype)
@@ -260,9 +260,9 @@ def test_sigmoid_and_tanh_promote_integers_like_torch(layer, t_layer, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.bool_])
-@pytest.mark.parametrize("m", [nn.Softmax(-1), nn.LogSoftmax(-1), nn.GELU(), nn.SiLU(),
-                               nn.ELU(), nn.LeakyReLU(), nn.Linear(3, 2),
-                               nn.LayerNorm(3), nn.BatchNorm1d(3), nn.Dropout()],
+@pytest.mark.parametrize("m", [npnn.Softmax(-1), npnn.LogSoftmax(-1), npnn.GELU(), npnn.SiLU(),
+                               npnn.ELU(), npnn.LeakyReLU(), npnn.Linear(3, 2),
+                               npnn.LayerNorm(3), npnn.BatchNorm1d(3), npnn.Dropout()],
                          ids=lambda m: type(m).__name__)
 def test_float_only_layers_refuse_integers_like_torch(m, dtype):
     x = np.array([[0, 1, 3], [1, 0, 2]]).astype(dtype)
@@ -273,11 +273,11 @@ def test_float_only_layers_refuse_integers_like_torch(m, dtype):
 
 def test_relu_keeps_integers_like_torch():
     x = np.array([-2, 0, 3], dtype=np.int64)
-    assert nn.ReLU()(x).dtype == np.int64
+    assert npnn.ReLU()(x).dtype == np.int64
 
 
 def test_a_failed_forward_leaves_the_layer_as_it_was():
-    lin = nn.Linear(3, 2)
+    lin = npnn.Linear(3, 2)
     x = rng.standard_normal((4, 3))
     lin(x)
     with pytest.raises(ValueError):
@@ -288,7 +288,7 @@ def test_a_failed_forward_leaves_the_layer_as_it_was():
 
 
 def test_a_forward_that_fails_midway_restores_what_it_assigned():
-    class Halfway(nn.Module):
+    class Halfway(npnn.Module):
         def forward(self, x):
             self.x = x
             if x.ndim != 1:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.gradcheck import numerical_gradient
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -23,7 +23,7 @@ def make_pair(kind, **kw):
     """A float64 torch layer and the NumPy layer loaded with its weights."""
     torch_cls = {"RNN": torch.nn.RNN, "RNN_relu": torch.nn.RNN, "GRU": torch.nn.GRU,
                  "LSTM": torch.nn.LSTM}[kind]
-    np_cls = {"RNN": nn.RNN, "RNN_relu": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}[kind]
+    np_cls = {"RNN": npnn.RNN, "RNN_relu": npnn.RNN, "GRU": npnn.GRU, "LSTM": npnn.LSTM}[kind]
     if kind == "RNN_relu":
         kw["nonlinearity"] = "relu"
     t = torch_cls(I, H, **kw).double()
@@ -136,7 +136,7 @@ def test_no_bias_and_unbatched(kind):
 @pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell"])
 def test_cells_match_torch(kind):
     t = getattr(torch.nn, kind)(I, H).double()
-    m = getattr(nn, kind)(I, H).double()
+    m = getattr(npnn, kind)(I, H).double()
     m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     rng = np.random.default_rng(4)
     x, h, c = (rng.standard_normal(s) for s in [(N, I), (N, H), (N, H)])
@@ -163,8 +163,8 @@ def test_cells_match_torch(kind):
 def test_lstm_equals_a_loop_over_its_cell():
     """The fast layer (one input matmul for all steps) equals the naive loop."""
     rng = np.random.default_rng(5)
-    layer = nn.LSTM(I, H).double()
-    cell = nn.LSTMCell(I, H).double()
+    layer = npnn.LSTM(I, H).double()
+    cell = npnn.LSTMCell(I, H).double()
     cell.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items()})
     x = rng.standard_normal((T, N, I))
     out, (h_n, c_n) = layer(x)
@@ -195,7 +195,7 @@ def _fd_check(module, x, G, rel_tol=1e-6):
 
 def test_lstm_finite_differences():
     rng = np.random.default_rng(6)
-    m = nn.LSTM(3, 4, num_layers=2, batch_first=True).double()
+    m = npnn.LSTM(3, 4, num_layers=2, batch_first=True).double()
     x = rng.standard_normal((2, 3, 3))  # (N, T, I)
     _fd_check(m, x, rng.standard_normal((2, 3, 4)))
 
@@ -203,7 +203,7 @@ def test_lstm_finite_differences():
 def test_dropout_between_layers_finite_differences():
     """Training-mode dropout between layers: backward reuses the forward's masks."""
     rng = np.random.default_rng(7)
-    m = nn.GRU(3, 4, num_layers=2, dropout=0.5).double()
+    m = npnn.GRU(3, 4, num_layers=2, dropout=0.5).double()
     x = rng.standard_normal((3, 2, 3))
     G = rng.standard_normal((3, 2, 4))
     m.rng = np.random.default_rng(0)
@@ -217,7 +217,7 @@ def test_dropout_between_layers_finite_differences():
 
 def test_parameters_mirror_torch_names_shapes_and_init():
     t = torch.nn.LSTM(I, H, num_layers=2)
-    m = nn.LSTM(I, H, num_layers=2)
+    m = npnn.LSTM(I, H, num_layers=2)
     assert [(n, tuple(p.shape)) for n, p in t.named_parameters()] == \
         [(n, p.shape) for n, p in m.named_parameters()]
     bound = 1 / np.sqrt(H)
@@ -229,7 +229,7 @@ def test_parameters_mirror_torch_names_shapes_and_init():
 
 
 def test_gradients_accumulate():
-    m = nn.RNN(I, H).double()
+    m = npnn.RNN(I, H).double()
     x = np.random.default_rng(8).standard_normal((T, N, I))
     g = np.ones((T, N, H))
     m(x)
@@ -241,7 +241,7 @@ def test_gradients_accumulate():
 
 
 def test_float32_by_default():
-    m = nn.GRU(I, H)
+    m = npnn.GRU(I, H)
     x = np.random.default_rng(9).standard_normal((T, N, I)).astype(np.float32)
     out, h_n = m(x)
     assert out.dtype == np.float32 and h_n.dtype == np.float32
@@ -249,7 +249,7 @@ def test_float32_by_default():
 
 
 def test_bad_input_errors():
-    m = nn.LSTM(I, H, num_layers=2)
+    m = npnn.LSTM(I, H, num_layers=2)
     with pytest.raises(ValueError, match=r"LSTM: expected input of shape \(T, N, 5\)"):
         m(np.zeros((T, N, I + 1), dtype=np.float32))
     with pytest.raises(ValueError, match=r"h0 of shape .*\(2, 3, 7\), got \(1, 3, 7\)"):
@@ -259,15 +259,15 @@ def test_bad_input_errors():
     with pytest.raises(TypeError, match="floating-point input"):
         m(np.zeros((T, N, I), dtype=np.int64))
     with pytest.raises(RuntimeError, match="backward called before forward"):
-        nn.GRU(I, H).backward(np.zeros((T, N, H)))
+        npnn.GRU(I, H).backward(np.zeros((T, N, H)))
     with pytest.raises(ValueError, match="nonlinearity"):
-        nn.RNN(I, H, nonlinearity="sigmoid")
+        npnn.RNN(I, H, nonlinearity="sigmoid")
     m(np.zeros((T, N, I)))
     msg = r"LSTM.backward: grad_output has shape \(4, 3, 8\), expected \(4, 3, 7\)"
     with pytest.raises(ValueError, match=msg):
         m.backward(np.zeros((T, N, H + 1)))
     with pytest.raises(ValueError, match=r"GRUCell: expected input of shape \(N, 5\)"):
-        nn.GRUCell(I, H)(np.zeros((N, I + 2)))
+        npnn.GRUCell(I, H)(np.zeros((N, I + 2)))
 
 
 @pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
@@ -276,7 +276,7 @@ def test_bad_input_errors():
 def test_bidirectional_matches_torch(cls, num_layers, batch_first, batched):
     T, N, I, H = 5, 3, 4, 6
     kw = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=True)
-    np_m = getattr(nn, cls)(I, H, **kw)
+    np_m = getattr(npnn, cls)(I, H, **kw)
     t_m = getattr(torch.nn, cls)(I, H, **kw)
     assert list(np_m.state_dict()) == list(t_m.state_dict())
     shape = ((N, T, I) if batch_first else (T, N, I)) if batched else (T, I)
@@ -291,11 +291,11 @@ def test_bidirectional_with_initial_state_matches_torch():
     x = rng_.standard_normal((T, N, I))
     h0 = rng_.standard_normal((4, N, H))  # num_layers * 2 directions
     c0 = rng_.standard_normal((4, N, H))
-    np_m = nn.LSTM(I, H, num_layers=2, bidirectional=True)
+    np_m = npnn.LSTM(I, H, num_layers=2, bidirectional=True)
     out, (h, c) = np_m(x, (h0, c0))
     with pytest.raises(ValueError, match=r"num_layers \* num_directions"):
         np_m(x, (h0[:2], c0[:2]))
-    check_against_torch(nn.GRU(I, H, num_layers=2, bidirectional=True),
+    check_against_torch(npnn.GRU(I, H, num_layers=2, bidirectional=True),
                         torch.nn.GRU(I, H, num_layers=2, bidirectional=True), x, h0)
 
 
@@ -309,7 +309,7 @@ def test_lstm_proj_size_matches_torch(num_layers, bidirectional, batch_first, ba
     T, N, I, H, P = 5, 3, 4, 6, 2
     kw = dict(num_layers=num_layers, batch_first=batch_first,
               bidirectional=bidirectional, proj_size=P)
-    np_m, t_m = nn.LSTM(I, H, **kw), torch.nn.LSTM(I, H, **kw)
+    np_m, t_m = npnn.LSTM(I, H, **kw), torch.nn.LSTM(I, H, **kw)
     assert [(k, v.shape) for k, v in np_m.state_dict().items()] == \
         [(k, tuple(v.shape)) for k, v in t_m.state_dict().items()]
     shape = ((N, T, I) if batch_first else (T, N, I)) if batched else (T, I)
@@ -326,7 +326,7 @@ def test_lstm_proj_size_initial_state_gradients(batched):
     T, N, I, H, P, L = 4, 2, 3, 5, 3, 4  # 2 layers x 2 directions
     rng_ = np.random.default_rng(5)
     t = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).double()
-    m = nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).double()
+    m = npnn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).double()
     m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     lead = (N,) if batched else ()
     x = rng_.standard_normal((T, *lead, I))
@@ -347,8 +347,8 @@ def test_lstm_proj_size_initial_state_gradients(batched):
 
 def test_lstm_proj_size_errors():
     with pytest.raises(ValueError, match=r"LSTM: proj_size must be in \[0, hidden_size\)"):
-        nn.LSTM(3, 4, proj_size=4)
-    m = nn.LSTM(3, 4, proj_size=2)
+        npnn.LSTM(3, 4, proj_size=4)
+    m = npnn.LSTM(3, 4, proj_size=2)
     x = np.zeros((5, 2, 3))
     with pytest.raises(ValueError, match=r"expected h0 of shape .*proj_size\) = \(1, 2, 2\)"):
         m(x, (np.zeros((1, 2, 4)), np.zeros((1, 2, 4))))

@@ -7,17 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn, optim
+from dlbook.numpy import nn as npnn
+from dlbook.numpy import optim as npoptim
 from dlbook.numpy.optim import lr_scheduler
 
 
 def _optimizers(kind, lr=0.1):
-    p = nn.Parameter(np.zeros(1))
+    p = npnn.Parameter(np.zeros(1))
     tp = torch.zeros(1, requires_grad=True)
     if kind == "SGD":
-        return optim.SGD([p], lr=lr, momentum=0.9), torch.optim.SGD([tp], lr=lr,
+        return npoptim.SGD([p], lr=lr, momentum=0.9), torch.optim.SGD([tp], lr=lr,
                                                                        momentum=0.9)
-    return optim.Adam([p], lr=lr), torch.optim.Adam([tp], lr=lr)
+    return npoptim.Adam([p], lr=lr), torch.optim.Adam([tp], lr=lr)
 
 
 def _run(name, kwargs, steps, kind="SGD", keys=("lr",)):
@@ -96,7 +97,7 @@ def test_bad_arguments_name_the_scheduler(call, words):
 
 
 def test_one_cycle_needs_momentum_to_cycle_it():
-    opt = optim.Adagrad([nn.Parameter(np.zeros(1))], lr=0.1)
+    opt = npoptim.Adagrad([npnn.Parameter(np.zeros(1))], lr=0.1)
     with pytest.raises(ValueError, match="OneCycleLR: cycle_momentum needs"):
         lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5)
     lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5, cycle_momentum=False)

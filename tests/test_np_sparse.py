@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 
 
 def make_pair(num, dim, padding_idx=None):
     t = torch.nn.Embedding(num, dim, padding_idx=padding_idx).double()
-    m = nn.Embedding(num, dim, padding_idx=padding_idx).double()
+    m = npnn.Embedding(num, dim, padding_idx=padding_idx).double()
     m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     return t, m
 
@@ -39,7 +39,7 @@ def test_repeated_indices_and_padding_match_torch(padding_idx):
 
 
 def test_init_is_standard_normal_with_zero_padding_row():
-    m = nn.Embedding(2000, 50, padding_idx=3, rng=np.random.default_rng(0))
+    m = npnn.Embedding(2000, 50, padding_idx=3, rng=np.random.default_rng(0))
     assert m.weight.dtype == np.float32
     assert not m.weight.data[3].any()
     w = np.delete(m.weight.data, 3, axis=0)
@@ -48,7 +48,7 @@ def test_init_is_standard_normal_with_zero_padding_row():
 
 
 def test_gradients_accumulate_across_calls():
-    m = nn.Embedding(4, 3).double()
+    m = npnn.Embedding(4, 3).double()
     idx = np.array([1, 1, 3])
     for _ in range(2):
         m(idx)
@@ -57,7 +57,7 @@ def test_gradients_accumulate_across_calls():
 
 
 def test_bad_input_errors():
-    m = nn.Embedding(5, 3)
+    m = npnn.Embedding(5, 3)
     msg = r"Embedding\(5, 3\): indices must be in \[0, 4\], got \[5\]"
     with pytest.raises(IndexError, match=msg):
         m(np.array([0, 5, 1]))
@@ -66,9 +66,9 @@ def test_bad_input_errors():
     with pytest.raises(TypeError, match="integer indices"):
         m(np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match="padding_idx"):
-        nn.Embedding(5, 3, padding_idx=5)
+        npnn.Embedding(5, 3, padding_idx=5)
     with pytest.raises(RuntimeError, match="backward called before forward"):
-        nn.Embedding(5, 3).backward(np.zeros((2, 3)))
+        npnn.Embedding(5, 3).backward(np.zeros((2, 3)))
     m(np.array([[0, 1]]))
     msg = r"grad_output has shape \(2, 3\), expected \(1, 2, 3\)"
     with pytest.raises(ValueError, match=msg):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 
 pytest.importorskip("expecttest")
 common_modules = pytest.importorskip("torch.testing._internal.common_modules")
@@ -32,7 +32,7 @@ def _cases():
     for info in common_modules.module_db:
         cls = info.module_cls
         if not cls.__module__.startswith("torch.nn.modules") or \
-                not hasattr(nn, cls.__name__):
+                not hasattr(npnn, cls.__name__):
             continue
         for training in (True, False):
             inputs = info.module_inputs_func(info, device="cpu", dtype=torch.float64,
@@ -91,7 +91,7 @@ def test_torch_module_inputs(cls, module_input, training):
     torch.manual_seed(0)
     t = cls(*c_args, **c_kw).double().train(training)
     try:
-        m = getattr(nn, name)(*to_np(c_args), **to_np(c_kw))
+        m = getattr(npnn, name)(*to_np(c_args), **to_np(c_kw))
     except Exception as exc:  # noqa: BLE001 - refusals are checked
         assert_clear_refusal(exc, name, f"constructor {c_args} {c_kw}")
         return

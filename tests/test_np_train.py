@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from dlbook.data import load_digits, load_mnist1d
-from dlbook.numpy import nn, optim
+from dlbook.numpy import nn as npnn
+from dlbook.numpy import optim as npoptim
 from dlbook.numpy.optim import lr_scheduler
 from dlbook.utils import seed_everything
 
@@ -33,11 +34,11 @@ def fit(model, X, y, steps, batch_size, lr, seed=0, weight_decay=None):
     """Minibatch training; Adam, or AdamW with a cosine schedule if weight_decay."""
     rng = np.random.default_rng(seed)
     if weight_decay is None:
-        opt, schedule = optim.Adam(model.parameters(), lr=lr), None
+        opt, schedule = npoptim.Adam(model.parameters(), lr=lr), None
     else:
-        opt = optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = npoptim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         schedule = lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    criterion = nn.CrossEntropyLoss()
+    criterion = npnn.CrossEntropyLoss()
     for _ in range(steps):
         idx = rng.integers(0, len(X), batch_size)
         opt.zero_grad()
@@ -59,7 +60,7 @@ def accuracy(model, X, y):
 def test_digits_mlp_reaches_97_percent():
     X, y, Xt, yt = load_digits()
     seed_everything(0)
-    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 10))
+    model = npnn.Sequential(npnn.Linear(64, 256), npnn.ReLU(), npnn.Linear(256, 10))
     with _one_thread():
         fit(model, X, y, steps=2000, batch_size=64, lr=3e-3, weight_decay=1e-2)
     acc = accuracy(model, Xt, yt)
@@ -70,8 +71,8 @@ def test_digits_mlp_reaches_97_percent():
 def test_mnist1d_mlp_paper_protocol():
     X, y, Xt, yt = load_mnist1d()
     seed_everything(0)
-    model = nn.Sequential(nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 100), nn.ReLU(),
-                          nn.Linear(100, 10))
+    model = npnn.Sequential(npnn.Linear(40, 100), npnn.ReLU(), npnn.Linear(100, 100), npnn.ReLU(),
+                          npnn.Linear(100, 10))
     with _one_thread():
         fit(model, X, y, steps=6000, batch_size=100, lr=1e-2)
     acc = accuracy(model, Xt, yt)
@@ -84,11 +85,11 @@ def test_mnist1d_cnn_paper_protocol():
     X, y, Xt, yt = load_mnist1d()
     X, Xt = X[:, None, :], Xt[:, None, :]  # (N, 1, 40): one input channel
     seed_everything(0)
-    model = nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),  # (N, 25, 19)
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),  # (N, 25, 10)
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),  # (N, 25, 5)
-        nn.Flatten(), nn.Linear(125, 10))
+    model = npnn.Sequential(
+        npnn.Conv1d(1, 25, 5, stride=2, padding=1), npnn.ReLU(),  # (N, 25, 19)
+        npnn.Conv1d(25, 25, 3, stride=2, padding=1), npnn.ReLU(),  # (N, 25, 10)
+        npnn.Conv1d(25, 25, 3, stride=2, padding=1), npnn.ReLU(),  # (N, 25, 5)
+        npnn.Flatten(), npnn.Linear(125, 10))
     assert model(X[:2]).shape == (2, 10)
     with _one_thread():
         fit(model, X, y, steps=6000, batch_size=100, lr=1e-2)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlbook.numpy import nn
+from dlbook.numpy import nn as npnn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from np_helpers import check_against_torch  # noqa: E402
@@ -25,7 +25,7 @@ def causal(L, S=None):
 
 def pair(cls, **kw):
     kw = dict(dim_feedforward=FF, dropout=0.0, **kw)
-    return getattr(nn, cls)(E, NHEAD, **kw), getattr(torch.nn, cls)(E, NHEAD, **kw)
+    return getattr(npnn, cls)(E, NHEAD, **kw), getattr(torch.nn, cls)(E, NHEAD, **kw)
 
 
 def layout(L, batched, batch_first):
@@ -70,7 +70,7 @@ def test_encoder_layer_masks_match_torch(norm_first, masks):
     assert res["output"].shape == (N, S, E)
 
 
-class _Call(nn.Module):
+class _Call(npnn.Module):
     """A NumPy layer called with fixed keyword arguments (masks)."""
 
     def __init__(self, m, kw):
@@ -144,7 +144,7 @@ def test_layers_reused_and_in_training_mode():
     np_m, t_m = pair("TransformerEncoderLayer", batch_first=True)
     check_against_torch(_Twice(np_m), _TorchTwice(t_m),
                         np.random.default_rng(4).standard_normal((N, S, E)))
-    m = nn.TransformerEncoderLayer(E, NHEAD, FF, dropout=0.5,
+    m = npnn.TransformerEncoderLayer(E, NHEAD, FF, dropout=0.5,
                                    rng=np.random.default_rng(5)).double()
     x = np.random.default_rng(6).standard_normal((S, N, E))
     y = m(x)
@@ -153,7 +153,7 @@ def test_layers_reused_and_in_training_mode():
     np.testing.assert_array_equal(m(x), m(x))  # no dropout in eval mode
 
 
-class _Twice(nn.Module):
+class _Twice(npnn.Module):
     def __init__(self, m):
         super().__init__()
         self.m = m
@@ -175,7 +175,7 @@ class _TorchTwice(torch.nn.Module):
 
 
 def test_transformer_layer_errors_name_the_layer():
-    m = nn.TransformerEncoderLayer(E, NHEAD, FF)
+    m = npnn.TransformerEncoderLayer(E, NHEAD, FF)
     with pytest.raises(ValueError, match=r"TransformerEncoderLayer\(d_model=8\): "
                                          r"expected src of shape"):
         m(np.zeros((S, N, E + 1), dtype=np.float32))
@@ -183,26 +183,26 @@ def test_transformer_layer_errors_name_the_layer():
                                         "floating-point input"):
         m(np.zeros((S, N, E), dtype=np.int64))
     with pytest.raises(ValueError, match="d_model .* multiple of nhead"):
-        nn.TransformerEncoderLayer(7, 2)
+        npnn.TransformerEncoderLayer(7, 2)
     with pytest.raises(ValueError, match="activation must be 'relu' or 'gelu'"):
-        nn.TransformerEncoderLayer(E, NHEAD, activation="tanh")
-    d = nn.TransformerDecoderLayer(E, NHEAD, FF)
+        npnn.TransformerEncoderLayer(E, NHEAD, activation="tanh")
+    d = npnn.TransformerDecoderLayer(E, NHEAD, FF)
     with pytest.raises(ValueError, match="both be batched"):
         d(np.zeros((T, N, E), dtype=np.float32), np.zeros((S, E), dtype=np.float32))
     with pytest.raises(TypeError, match="floating-point memory"):
         d(np.zeros((T, N, E), dtype=np.float32), np.zeros((S, N, E), dtype=np.int32))
-    assert "norm_first=True" in repr(nn.TransformerEncoderLayer(E, 2, norm_first=True))
+    assert "norm_first=True" in repr(npnn.TransformerEncoderLayer(E, 2, norm_first=True))
 
 
 # ---- the basic versions beside the fast layers ---------------------------------
 def test_multihead_attention_agrees_with_naive():
-    m = nn.MultiheadAttention(E, NHEAD, batch_first=True).double()
+    m = npnn.MultiheadAttention(E, NHEAD, batch_first=True).double()
     rng = np.random.default_rng(7)
     m.in_proj_bias.data = rng.standard_normal(3 * E)  # non-zero biases
     q, kv = rng.standard_normal((N, T, E)), rng.standard_normal((N, S, E))
     for mask in (None, causal(T, S)):
         out, w = m(q, kv, kv, attn_mask=mask)
-        ref, w_ref = nn.multi_head_attention_naive(
+        ref, w_ref = npnn.multi_head_attention_naive(
             q, kv, kv, m.in_proj_weight.data, m.in_proj_bias.data,
             m.out_proj.weight.data, m.out_proj.bias.data, NHEAD, attn_mask=mask)
         np.testing.assert_allclose(out, ref, atol=1e-12)
@@ -213,17 +213,17 @@ def test_multihead_attention_agrees_with_naive():
                                        ("GRU", "gru"), ("LSTM", "lstm")])
 def test_rnn_layers_agree_with_naive(cls, mode):
     kw = {"nonlinearity": mode} if cls == "RNN" else {}
-    m = getattr(nn, cls)(3, 5, **kw).double()
+    m = getattr(npnn, cls)(3, 5, **kw).double()
     rng = np.random.default_rng(8)
     x, h0, c0 = (rng.standard_normal(s) for s in ((6, 2, 3), (1, 2, 5), (1, 2, 5)))
     w = [p.data for p in m.parameters()]  # weight_ih, weight_hh, bias_ih, bias_hh
     if cls == "LSTM":
         out, (h, c) = m(x, (h0, c0))
-        ref, (h_ref, c_ref) = nn.rnn_naive(x, h0[0], *w, mode=mode, c0=c0[0])
+        ref, (h_ref, c_ref) = npnn.rnn_naive(x, h0[0], *w, mode=mode, c0=c0[0])
         np.testing.assert_allclose(c[0], c_ref, atol=1e-12)
     else:
         out, h = m(x, h0)
-        ref, h_ref = nn.rnn_naive(x, h0[0], *w, mode=mode)
+        ref, h_ref = npnn.rnn_naive(x, h0[0], *w, mode=mode)
     np.testing.assert_allclose(out, ref, atol=1e-12)
     np.testing.assert_allclose(h[0], h_ref, atol=1e-12)
 

@@ -11,7 +11,8 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from np_helpers import check_against_torch, copy_torch_to_np  # noqa: E402
 
-from dlbook.numpy import gradcheck, nn  # noqa: E402
+from dlbook.numpy import gradcheck  # noqa: E402
+from dlbook.numpy import nn as npnn
 from dlbook.numpy.nn.utils import (  # noqa: E402
     clip_grad_norm_,
     clip_grad_value_,
@@ -29,7 +30,7 @@ def _grads_pair(scale):
     np_ps, t_ps = [], []
     for s in shapes:
         g = scale * rng.standard_normal(s)
-        p = nn.Parameter(np.zeros(s))
+        p = npnn.Parameter(np.zeros(s))
         p.grad = g.copy()
         np_ps.append(p)
         t = torch.zeros(s, dtype=torch.float64, requires_grad=True)
@@ -71,7 +72,7 @@ def _torch_spectral_norm(module, **kw):
 @pytest.mark.parametrize("dim", [0, 1, None])
 def test_weight_norm_linear(dim):
     t_m = _torch_weight_norm(torch.nn.Linear(4, 3), dim=dim)
-    np_m = weight_norm(nn.Linear(4, 3), dim=dim)
+    np_m = weight_norm(npnn.Linear(4, 3), dim=dim)
     assert list(np_m.state_dict()) == list(t_m.state_dict())  # bias, weight_g, weight_v
     assert np_m.weight_g.shape == tuple(t_m.weight_g.shape)
     check_against_torch(np_m, t_m, rng.standard_normal((5, 4)))
@@ -81,13 +82,13 @@ def test_weight_norm_conv_in_sequential():
     t_m = torch.nn.Sequential(_torch_weight_norm(torch.nn.Conv2d(2, 3, 3)),
                               torch.nn.Tanh(), torch.nn.Flatten(),
                               torch.nn.Linear(12, 2))
-    np_m = nn.Sequential(weight_norm(nn.Conv2d(2, 3, 3)), nn.Tanh(), nn.Flatten(),
-                         nn.Linear(12, 2))
+    np_m = npnn.Sequential(weight_norm(npnn.Conv2d(2, 3, 3)), npnn.Tanh(), npnn.Flatten(),
+                         npnn.Linear(12, 2))
     check_against_torch(np_m, t_m, rng.standard_normal((2, 2, 4, 4)))
 
 
 def test_weight_norm_initial_weight_unchanged_and_removable():
-    lin = nn.Linear(4, 3).double()
+    lin = npnn.Linear(4, 3).double()
     w = lin.weight.data.copy()
     x = rng.standard_normal((2, 4))
     y = lin(x)
@@ -104,7 +105,7 @@ def test_weight_norm_initial_weight_unchanged_and_removable():
 @pytest.mark.parametrize("n_iter", [1, 3])
 def test_spectral_norm_linear(train, n_iter):
     t_m = _torch_spectral_norm(torch.nn.Linear(5, 4), n_power_iterations=n_iter)
-    np_m = spectral_norm(nn.Linear(5, 4), n_power_iterations=n_iter)
+    np_m = spectral_norm(npnn.Linear(5, 4), n_power_iterations=n_iter)
     assert list(np_m.state_dict()) == list(t_m.state_dict())
     np_m.train(train)
     t_m.train(train)
@@ -118,15 +119,15 @@ def test_spectral_norm_linear(train, n_iter):
 
 def test_spectral_norm_conv_and_transpose_against_explicit_sigma():
     t_c = _torch_spectral_norm(torch.nn.Conv2d(2, 3, 3)).eval()
-    np_c = spectral_norm(nn.Conv2d(2, 3, 3)).eval()
+    np_c = spectral_norm(npnn.Conv2d(2, 3, 3)).eval()
     check_against_torch(np_c, t_c, rng.standard_normal((2, 2, 5, 5)))
     t_t = _torch_spectral_norm(torch.nn.ConvTranspose2d(2, 3, 3))
-    np_t = spectral_norm(nn.ConvTranspose2d(2, 3, 3))
+    np_t = spectral_norm(npnn.ConvTranspose2d(2, 3, 3))
     check_against_torch(np_t, t_t, rng.standard_normal((2, 2, 3, 3)))
     # after many power iterations sigma is the largest singular value
     # seeded weights and enough iterations: the rate is (s2 / s1)^2 per step, and
     # unseeded weights sometimes drew s2 close to s1 (a flaky rtol=1e-8)
-    lin = spectral_norm(nn.Linear(6, 5, rng=np.random.default_rng(3)).double(),
+    lin = spectral_norm(npnn.Linear(6, 5, rng=np.random.default_rng(3)).double(),
                         n_power_iterations=300)
     lin(rng.standard_normal((1, 6)))
     W = lin.weight_orig.data
@@ -139,7 +140,7 @@ def test_spectral_norm_conv_and_transpose_against_explicit_sigma():
 
 
 def test_remove_restores_plain_module():
-    lin = weight_norm(spectral_norm(nn.Linear(3, 2).double()), name="bias", dim=None)
+    lin = weight_norm(spectral_norm(npnn.Linear(3, 2).double()), name="bias", dim=None)
     assert sorted(lin.state_dict()) == ["bias_g", "bias_v", "weight_orig", "weight_u",
                                         "weight_v"]
     remove_weight_norm(lin, name="bias")

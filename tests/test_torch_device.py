@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-import dlbook.torch.nn as dnn
+import dlbook.torch.nn as dtnn
 from dlbook.torch import detection, interpret, segmentation
 from dlbook.torch.models import GPT, GPTConfig, get_model
 
@@ -201,7 +201,7 @@ def test_unet_and_texture_net_on_meta():
 def test_recurrent_layers_on_meta(cls, bidirectional):
     extra = {"proj_size": 3} if cls == "LSTM" else {}
     with META:
-        layer = getattr(dnn, cls)(4, 5, num_layers=2, batch_first=True,
+        layer = getattr(dtnn, cls)(4, 5, num_layers=2, batch_first=True,
                                   bidirectional=bidirectional, dropout=0.5, **extra)
     out = layer.train()(_meta(2, 6, 4))  # no hx: the zeros come from the input
     assert _on_meta(out)
@@ -212,7 +212,7 @@ def test_recurrent_layers_on_meta(cls, bidirectional):
 @pytest.mark.parametrize("cls", ["RNNCell", "GRUCell", "LSTMCell"])
 def test_cells_on_meta(cls):
     with META:
-        cell = getattr(dnn, cls)(4, 5)
+        cell = getattr(dtnn, cls)(4, 5)
     assert _on_meta(cell(_meta(3, 4)))
     assert _on_meta(cell(_meta(4)))
 
@@ -221,8 +221,8 @@ def test_attention_functions_on_meta():
     q, k, v = _meta(2, 3, 5, 8), _meta(2, 3, 7, 8), _meta(2, 3, 7, 6)
     bool_mask = torch.ones(5, 7, dtype=torch.bool, device=META)
     float_mask = _meta(5, 7)
-    for fn in (dnn.scaled_dot_product_attention_naive,
-               dnn.scaled_dot_product_attention):
+    for fn in (dtnn.scaled_dot_product_attention_naive,
+               dtnn.scaled_dot_product_attention):
         assert fn(q, k, v).device == META
         assert fn(q, k, v, is_causal=True).shape == (2, 3, 5, 6)
         assert fn(q, k, v, attn_mask=bool_mask).device == META
@@ -234,7 +234,7 @@ def test_attention_functions_on_meta():
                                     {"kdim": 6, "vdim": 7}])
 def test_multihead_attention_on_meta(batch_first, extras):
     with META:
-        mha = dnn.MultiheadAttention(8, 2, dropout=0.1, batch_first=batch_first,
+        mha = dtnn.MultiheadAttention(8, 2, dropout=0.1, batch_first=batch_first,
                                      **extras)
     kd, vd = extras.get("kdim", 8), extras.get("vdim", 8)
     q = _meta(2, 5, 8) if batch_first else _meta(5, 2, 8)
@@ -256,21 +256,21 @@ def test_multihead_attention_on_meta(batch_first, extras):
 @pytest.mark.parametrize("causal", [False, True])
 def test_transformer_block_on_meta(causal):
     with META:
-        block = dnn.TransformerBlock(8, 2, dropout=0.1, causal=causal)
+        block = dtnn.TransformerBlock(8, 2, dropout=0.1, causal=causal)
     kpm = torch.zeros(2, 5, dtype=torch.bool, device=META)
     assert block(_meta(2, 5, 8), key_padding_mask=kpm).device == META
 
 
 def test_positional_encoding_and_conv_on_meta():
-    pe = dnn.sinusoidal_positional_encoding(10, 6, device=META)
+    pe = dtnn.sinusoidal_positional_encoding(10, 6, device=META)
     assert pe.device == META and pe.shape == (10, 6)
     with META:
-        mod = dnn.SinusoidalPositionalEncoding(6, max_len=10, dropout=0.1)
-        conv = dnn.Conv2d(3, 4, 3, padding=1)
+        mod = dtnn.SinusoidalPositionalEncoding(6, max_len=10, dropout=0.1)
+        conv = dtnn.Conv2d(3, 4, 3, padding=1)
     assert mod(_meta(2, 7, 6)).device == META
     assert conv(_meta(2, 3, 8, 8)).shape == (2, 4, 8, 8)
     w, b = _meta(4, 3, 3, 3), _meta(4)
-    assert dnn.conv2d_unfold(_meta(2, 3, 8, 8), w, b, stride=2).device == META
+    assert dtnn.conv2d_unfold(_meta(2, 3, 8, 8), w, b, stride=2).device == META
 
 
 # ------------------------------------------------------- tensor functions
@@ -371,14 +371,14 @@ def test_attention_under_bf16_autocast(causal):
     not arise with a causal mask, so no nan."""
     torch.manual_seed(0)
     q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 5, 8), torch.randn(2, 3, 5, 8)
-    for fn in (dnn.scaled_dot_product_attention_naive,
-               dnn.scaled_dot_product_attention):
+    for fn in (dtnn.scaled_dot_product_attention_naive,
+               dtnn.scaled_dot_product_attention):
         ref = fn(q, k, v, is_causal=causal)
         with _autocast():
             out = fn(q, k, v, is_causal=causal)
         assert out.dtype == BF16 and _finite(out), fn.__name__
         torch.testing.assert_close(out.float(), ref, atol=0.05, rtol=0.05)
-    mha = dnn.MultiheadAttention(8, 2, batch_first=True)
+    mha = dtnn.MultiheadAttention(8, 2, batch_first=True)
     kpm = torch.zeros(3, 5, dtype=torch.bool)
     kpm[:, -1] = True
     # as in torch, is_causal is a hint that comes with the mask it describes
@@ -395,7 +395,7 @@ def test_attention_under_bf16_autocast(causal):
 def test_transformer_block_under_bf16_autocast():
     """The residual stream keeps the input's float32: x + bf16 sublayer output."""
     torch.manual_seed(0)
-    block = dnn.TransformerBlock(8, 2, causal=True)
+    block = dtnn.TransformerBlock(8, 2, causal=True)
     x = torch.randn(2, 5, 8)
     with _autocast():
         out = block(x)
@@ -410,7 +410,7 @@ def test_recurrent_layers_under_bf16_autocast(cls):
     their outputs stay float32. (torch.nn.LSTM on a CPU gives bf16 here: a
     documented difference, not an error; the next Linear casts anyway.)"""
     torch.manual_seed(0)
-    layer = getattr(dnn, cls)(4, 5, num_layers=2)
+    layer = getattr(dtnn, cls)(4, 5, num_layers=2)
     x = torch.randn(6, 2, 4)
     with _autocast():
         out, _ = layer(x)

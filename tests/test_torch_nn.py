@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import dlbook.torch.nn as dnn
+import dlbook.torch.nn as dtnn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -73,7 +73,7 @@ RNN_CASES = [
 def test_rnn_layers_match_torch(kind, cfg):
     torch.manual_seed(0)
     ref = getattr(torch.nn, kind)(3, 4, dtype=DT, **cfg)
-    mine = getattr(dnn, kind)(3, 4, dtype=DT, **cfg)
+    mine = getattr(dtnn, kind)(3, 4, dtype=DT, **cfg)
     L, N = 5, 2
     x = _rand(N, L, 3) if cfg.get("batch_first") else _rand(L, N, 3)
     _compare(mine, ref, [x])
@@ -83,7 +83,7 @@ def test_rnn_layers_match_torch(kind, cfg):
 def test_rnn_layers_with_initial_state_and_unbatched(kind):
     torch.manual_seed(1)
     ref = getattr(torch.nn, kind)(3, 4, num_layers=2, dtype=DT)
-    mine = getattr(dnn, kind)(3, 4, num_layers=2, dtype=DT)
+    mine = getattr(dtnn, kind)(3, 4, num_layers=2, dtype=DT)
     mine.load_state_dict(ref.state_dict())
     for shape, hshape in [((5, 2, 3), (2, 2, 4)), ((5, 3), (2, 4))]:
         h0 = _rand(*hshape)
@@ -109,7 +109,7 @@ def test_lstm_proj_size_matches_torch():
     torch.manual_seed(0)
     ref = torch.nn.LSTM(3, 5, num_layers=2, proj_size=2, bidirectional=True,
                         dtype=DT)
-    mine = dnn.LSTM(3, 5, num_layers=2, proj_size=2, bidirectional=True, dtype=DT)
+    mine = dtnn.LSTM(3, 5, num_layers=2, proj_size=2, bidirectional=True, dtype=DT)
     _compare(mine, ref, [_rand(4, 2, 3)])
 
 
@@ -118,7 +118,7 @@ def test_same_seed_same_init_and_keys(kind):
     torch.manual_seed(3)
     ref = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True)
     torch.manual_seed(3)
-    mine = getattr(dnn, kind)(3, 4, num_layers=2, bidirectional=True)
+    mine = getattr(dtnn, kind)(3, 4, num_layers=2, bidirectional=True)
     sr, sm = ref.state_dict(), mine.state_dict()
     assert list(sr) == list(sm)
     for k in sr:
@@ -129,7 +129,7 @@ def test_same_seed_same_init_and_keys(kind):
 def test_cells_match_torch(kind):
     torch.manual_seed(0)
     ref = getattr(torch.nn, kind)(3, 4, dtype=DT)
-    mine = getattr(dnn, kind)(3, 4, dtype=DT)
+    mine = getattr(dtnn, kind)(3, 4, dtype=DT)
     _compare(mine, ref, [_rand(2, 3)])
     _compare(mine, ref, [_rand(3)])  # unbatched
     h = _rand(2, 4)
@@ -142,7 +142,7 @@ def test_cells_match_torch(kind):
 
 def test_rnn_dropout_between_layers_only_in_training():
     torch.manual_seed(0)
-    m = dnn.GRU(3, 8, num_layers=2, dropout=0.5, dtype=DT)
+    m = dtnn.GRU(3, 8, num_layers=2, dropout=0.5, dtype=DT)
     x = _rand(4, 2, 3)
     m.eval()
     a, b = m(x)[0], m(x)[0]
@@ -153,13 +153,13 @@ def test_rnn_dropout_between_layers_only_in_training():
 
 
 def test_rnn_bad_shapes_say_what_was_expected():
-    m = dnn.LSTM(3, 4)
+    m = dtnn.LSTM(3, 4)
     with pytest.raises(ValueError, match=r"LSTM: expected input.*I=3.*\(5, 2, 7\)"):
         m(torch.zeros(5, 2, 7))
     with pytest.raises(ValueError, match=r"expected h_0 of shape \(1, 2, 4\)"):
         m(torch.zeros(5, 2, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 2, 4)))
     with pytest.raises(ValueError, match="GRUCell"):
-        dnn.GRUCell(3, 4)(torch.zeros(2, 5))
+        dtnn.GRUCell(3, 4)(torch.zeros(2, 5))
 
 
 # -------------------------------------------------------------------- attention
@@ -184,8 +184,8 @@ def test_sdpa_naive_matches_fused(mask):
         kw = {"attn_mask": m}
     args_n = [t.clone().requires_grad_() for t in (q, k, v)]
     args_f = [t.clone().requires_grad_() for t in (q, k, v)]
-    yn = dnn.scaled_dot_product_attention_naive(*args_n, **kw)
-    yf = dnn.scaled_dot_product_attention(*args_f, **kw)
+    yn = dtnn.scaled_dot_product_attention_naive(*args_n, **kw)
+    yf = dtnn.scaled_dot_product_attention(*args_f, **kw)
     yt = F.scaled_dot_product_attention(q, k, v, **kw)
     _close(yn, yf, "naive vs fast")
     _close(yf, yt, "fast vs torch")
@@ -200,14 +200,14 @@ def test_sdpa_naive_is_the_formula_and_causal_rows():
     torch.manual_seed(0)
     q, k, v = _rand(4, 3), _rand(4, 3), _rand(4, 2)
     want = torch.softmax(q @ k.T / math.sqrt(3), dim=-1) @ v
-    _close(dnn.scaled_dot_product_attention_naive(q, k, v), want, "formula")
-    y = dnn.scaled_dot_product_attention_naive(q, k, v, is_causal=True)
+    _close(dtnn.scaled_dot_product_attention_naive(q, k, v), want, "formula")
+    y = dtnn.scaled_dot_product_attention_naive(q, k, v, is_causal=True)
     _close(y[0], v[0], "first query sees only the first key")
     with pytest.raises(ValueError, match="not both"):
-        dnn.scaled_dot_product_attention_naive(q, k, v, attn_mask=torch.ones(4, 4,
+        dtnn.scaled_dot_product_attention_naive(q, k, v, attn_mask=torch.ones(4, 4,
                                                dtype=torch.bool), is_causal=True)
     # dropout_p=1 drops every weight, as torch does
-    assert torch.all(dnn.scaled_dot_product_attention_naive(q, k, v, dropout_p=1.0)
+    assert torch.all(dtnn.scaled_dot_product_attention_naive(q, k, v, dropout_p=1.0)
                      == 0)
 
 
@@ -225,7 +225,7 @@ MHA_CASES = [
 def test_mha_matches_torch(cfg, avg):
     torch.manual_seed(0)
     ref = torch.nn.MultiheadAttention(8, 2, dtype=DT, **cfg)
-    mine = dnn.MultiheadAttention(8, 2, dtype=DT, **cfg)
+    mine = dtnn.MultiheadAttention(8, 2, dtype=DT, **cfg)
     kd, vd = cfg.get("kdim", 8), cfg.get("vdim", 8)
     L, S, N = 4, 6, 3
     if cfg.get("batch_first"):
@@ -249,7 +249,7 @@ def test_mha_matches_torch(cfg, avg):
 def test_mha_masks_match_torch(mask_kind):
     torch.manual_seed(0)
     ref = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=DT)
-    mine = dnn.MultiheadAttention(8, 2, batch_first=True, dtype=DT)
+    mine = dtnn.MultiheadAttention(8, 2, batch_first=True, dtype=DT)
     mine.load_state_dict(ref.state_dict())
     N, L = 3, 5
     x = _rand(N, L, 8)
@@ -294,7 +294,7 @@ def test_mha_masks_match_torch(mask_kind):
 def test_mha_unbatched_matches_torch():
     torch.manual_seed(0)
     ref = torch.nn.MultiheadAttention(8, 4, dtype=DT)
-    mine = dnn.MultiheadAttention(8, 4, dtype=DT)
+    mine = dtnn.MultiheadAttention(8, 4, dtype=DT)
     _compare(mine, ref, [_rand(3, 8), _rand(5, 8), _rand(5, 8)])
     kpm = torch.tensor([False, False, True, False, True])
     q, k, v = _rand(3, 8), _rand(5, 8), _rand(5, 8)
@@ -306,12 +306,12 @@ def test_mha_unbatched_matches_torch():
 
 
 def test_mha_dropout_only_in_training_and_errors():
-    m = dnn.MultiheadAttention(8, 2, dropout=0.5, batch_first=True, dtype=DT)
+    m = dtnn.MultiheadAttention(8, 2, dropout=0.5, batch_first=True, dtype=DT)
     x = _rand(2, 4, 8)
     m.eval()
     assert torch.equal(m(x, x, x)[0], m(x, x, x)[0])
     with pytest.raises(ValueError, match="multiple of num_heads"):
-        dnn.MultiheadAttention(10, 3)
+        dtnn.MultiheadAttention(10, 3)
     with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 4\)"):
         m(x, x, x, attn_mask=torch.zeros(3, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="query with last dimension 8"):
@@ -322,7 +322,7 @@ def test_mha_dropout_only_in_training_and_errors():
 
 
 def test_positional_encoding_table():
-    pe = dnn.sinusoidal_positional_encoding(50, 16)
+    pe = dtnn.sinusoidal_positional_encoding(50, 16)
     assert pe.shape == (50, 16)
     assert pe.min() >= -1 and pe.max() <= 1
     # position 0: sin(0)=0 in even columns, cos(0)=1 in odd columns
@@ -339,13 +339,13 @@ def test_positional_encoding_table():
     # rows are distinct positions
     assert torch.cdist(pe, pe).add(torch.eye(50)).min() > 0.1
     # odd d_model works
-    assert dnn.sinusoidal_positional_encoding(4, 5).shape == (4, 5)
+    assert dtnn.sinusoidal_positional_encoding(4, 5).shape == (4, 5)
 
 
 def test_positional_encoding_module():
-    m = dnn.SinusoidalPositionalEncoding(8, max_len=10)
+    m = dtnn.SinusoidalPositionalEncoding(8, max_len=10)
     x = torch.randn(2, 6, 8)
-    torch.testing.assert_close(m(x), x + dnn.sinusoidal_positional_encoding(10, 8)[:6])
+    torch.testing.assert_close(m(x), x + dtnn.sinusoidal_positional_encoding(10, 8)[:6])
     assert len(m.state_dict()) == 0  # a fixed function, not weights
     with pytest.raises(ValueError, match="max_len=10"):
         m(torch.zeros(1, 11, 8))
@@ -361,7 +361,7 @@ def test_transformer_block_matches_torch_encoder_layer():
     ref = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=32, dropout=0.0,
                                            activation="gelu", batch_first=True,
                                            norm_first=True, dtype=DT)
-    mine = dnn.TransformerBlock(8, 2, causal=True).to(DT)
+    mine = dtnn.TransformerBlock(8, 2, causal=True).to(DT)
     rename = {"self_attn.": "attn.", "linear1.": "mlp.0.", "linear2.": "mlp.2.",
               "norm1.": "ln1.", "norm2.": "ln2."}
     sd = {}
@@ -396,7 +396,7 @@ def test_conv2d_unfold_matches_conv2d(stride, padding, dilation):
     x = _rand(2, 3, 9, 8).requires_grad_()
     w = _rand(4, 3, 3, 2).requires_grad_()
     b = _rand(4).requires_grad_()
-    y = dnn.conv2d_unfold(x, w, b, stride, padding, dilation)
+    y = dtnn.conv2d_unfold(x, w, b, stride, padding, dilation)
     ref_args = [t.detach().clone().requires_grad_() for t in (x, w, b)]
     yr = F.conv2d(*ref_args, stride=stride, padding=padding, dilation=dilation)
     _close(y, yr, "conv output")
@@ -411,15 +411,15 @@ def test_conv2d_module_matches_torch_and_errors():
     torch.manual_seed(0)
     ref = torch.nn.Conv2d(3, 5, 3, stride=2, padding=1, dtype=DT)
     torch.manual_seed(0)
-    mine = dnn.Conv2d(3, 5, 3, stride=2, padding=1, dtype=DT)
+    mine = dtnn.Conv2d(3, 5, 3, stride=2, padding=1, dtype=DT)
     assert torch.equal(mine.weight, ref.weight) and torch.equal(mine.bias, ref.bias)
     _compare(mine, ref, [_rand(2, 3, 7, 7)])
-    _compare(dnn.Conv2d(3, 5, 3, bias=False, dtype=DT),
+    _compare(dtnn.Conv2d(3, 5, 3, bias=False, dtype=DT),
              torch.nn.Conv2d(3, 5, 3, bias=False, dtype=DT), [_rand(1, 3, 5, 5)])
     with pytest.raises(ValueError, match=r"Conv2d: expected input \(N, 3, H, W\)"):
         mine(torch.zeros(1, 4, 7, 7, dtype=DT))
     with pytest.raises(ValueError, match="does not fit"):
-        dnn.conv2d_unfold(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 3, 3))
+        dtnn.conv2d_unfold(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 3, 3))
 
 
 # ------------------------------------------------------------------ RoI pooling
@@ -455,22 +455,22 @@ def _roi_pool_loops(features, boxes, output_size, scale):
 def test_roi_pool_hand_computed():
     f = torch.arange(16, dtype=DT).view(1, 1, 4, 4)
     # whole map into 2x2: the max of each quadrant
-    y = dnn.roi_pool(f, torch.tensor([[0, 0, 0, 3, 3]], dtype=DT), 2, 1.0)
+    y = dtnn.roi_pool(f, torch.tensor([[0, 0, 0, 3, 3]], dtype=DT), 2, 1.0)
     assert y.view(-1).tolist() == [5, 7, 13, 15]
     # a single cell box (x=1, y=2) pools to that cell everywhere
-    y = dnn.roi_pool(f, torch.tensor([[0, 1, 2, 1, 2]], dtype=DT), (2, 2), 1.0)
+    y = dtnn.roi_pool(f, torch.tensor([[0, 1, 2, 1, 2]], dtype=DT), (2, 2), 1.0)
     assert y.view(-1).tolist() == [9, 9, 9, 9]
     # spatial_scale 0.5: image box (0,0)-(5,3) -> cells x 0..3 (2.5 rounds up), y 0..2
-    y = dnn.roi_pool(f, torch.tensor([[0, 0, 0, 5, 3]], dtype=DT), (1, 2), 0.5)
+    y = dtnn.roi_pool(f, torch.tensor([[0, 0, 0, 5, 3]], dtype=DT), (1, 2), 0.5)
     assert y.view(-1).tolist() == [9, 11]
     # a box hanging off the map: bins outside are empty and give 0
-    y = dnn.roi_pool(f, torch.tensor([[0, 2, 2, 7, 7]], dtype=DT), 2, 1.0)
+    y = dtnn.roi_pool(f, torch.tensor([[0, 2, 2, 7, 7]], dtype=DT), 2, 1.0)
     assert y.view(-1).tolist() == [15, 0, 0, 0]
     # 29 cells in 7 bins: the last bin is cells 24..28 and stops at the box's
     # edge (7 * (29 / 7) is just above 29 in float64, and a floating-point ceil
     # would take cell 29 too)
     row = torch.arange(31, dtype=DT).view(1, 1, 1, 31)
-    y = dnn.roi_pool(row, torch.tensor([[0, 0, 0, 28, 0]], dtype=DT), (1, 7), 1.0)
+    y = dtnn.roi_pool(row, torch.tensor([[0, 0, 0, 28, 0]], dtype=DT), (1, 7), 1.0)
     assert y.view(-1).tolist() == [4, 8, 12, 16, 20, 24, 28]
 
 
@@ -486,18 +486,18 @@ def test_roi_pool_matches_loop_reference_and_module():
     boxes[1, 1:] = torch.tensor([8.0, 8.0, 8.0, 8.0])  # degenerate
     boxes[2, 1:] = torch.tensor([60.0, 1.0, 70.0, 5.0])  # wholly off the map
     for size, scale in [((2, 2), 0.25), ((3, 4), 0.5), ((7, 7), 0.3)]:
-        got = dnn.roi_pool(f, boxes, size, scale)
+        got = dtnn.roi_pool(f, boxes, size, scale)
         _close(got, _roi_pool_loops(f, boxes, size, scale), f"size {size}")
-        _close(dnn.RoIPool(size, scale)(f, boxes), got, "module")
-    assert dnn.roi_pool(f, boxes[:0], 2, 1.0).shape == (0, 3, 2, 2)
-    assert "spatial_scale=0.5" in repr(dnn.RoIPool(2, 0.5))
+        _close(dtnn.RoIPool(size, scale)(f, boxes), got, "module")
+    assert dtnn.roi_pool(f, boxes[:0], 2, 1.0).shape == (0, 3, 2, 2)
+    assert "spatial_scale=0.5" in repr(dtnn.RoIPool(2, 0.5))
 
 
 def test_roi_pool_gradient_goes_to_the_max():
     f = torch.zeros(1, 1, 4, 4, dtype=DT)
     f[0, 0, 1, 2] = 5.0
     f.requires_grad_()
-    y = dnn.roi_pool(f, torch.tensor([[0, 0, 0, 3, 3]], dtype=DT), 1, 1.0)
+    y = dtnn.roi_pool(f, torch.tensor([[0, 0, 0, 3, 3]], dtype=DT), 1, 1.0)
     y.sum().backward()
     want = torch.zeros(1, 1, 4, 4, dtype=DT)
     want[0, 0, 1, 2] = 1.0
@@ -518,7 +518,7 @@ def test_roi_pool_gradients_match_loop_reference():
     w = torch.randn_like(want)
     (want * w).sum().backward()
     f = want_f.detach().clone().requires_grad_()
-    got = dnn.roi_pool(f, boxes, (3, 5), 0.4)
+    got = dtnn.roi_pool(f, boxes, (3, 5), 0.4)
     _close(got, want, "forward")
     assert got[0].abs().sum() == 0  # the box off the map pools to zeros
     (got * w).sum().backward()
@@ -529,7 +529,7 @@ def test_roi_pool_ties_send_the_gradient_to_one_cell():
     # a constant map: every cell of a bin is its maximum; like the reference
     # kernel, the gradient goes to one of them, not a share to each
     f = torch.ones(1, 2, 6, 6, dtype=DT, requires_grad=True)
-    dnn.roi_pool(f, torch.tensor([[0, 0, 0, 5, 5]], dtype=DT), 3, 1.0).sum().backward()
+    dtnn.roi_pool(f, torch.tensor([[0, 0, 0, 5, 5]], dtype=DT), 3, 1.0).sum().backward()
     assert f.grad.sum() == 2 * 9  # one unit per output value
     assert ((f.grad == 0) | (f.grad == 1)).all() and (f.grad == 1).sum() == 18
 
@@ -542,18 +542,18 @@ def test_roi_pool_matches_torchvision_when_installed():
     boxes = torch.cat([torch.randint(0, 2, (15, 1)).float(), xy1,
                        xy1 + torch.rand(15, 2) * 20], dim=1)
     for size, scale in [((2, 2), 0.25), ((3, 4), 0.5)]:
-        torch.testing.assert_close(dnn.roi_pool(f, boxes, size, scale),
+        torch.testing.assert_close(dtnn.roi_pool(f, boxes, size, scale),
                                    tv.roi_pool(f, boxes, size, scale))
 
 
 def test_roi_pool_errors():
     with pytest.raises(ValueError, match=r"boxes \(K, 5\)"):
-        dnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.zeros(3, 4), 2)
+        dtnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.zeros(3, 4), 2)
     with pytest.raises(ValueError, match=r"batch indices must lie in \[0, 0\]"):
-        dnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.tensor([[1.0, 0, 0, 1, 1]]), 2)
+        dtnn.roi_pool(torch.zeros(1, 1, 4, 4), torch.tensor([[1.0, 0, 0, 1, 1]]), 2)
     # on a GPU, CPU boxes with CUDA features; meta stands in for the other device
     with pytest.raises(ValueError, match="boxes are on cpu but features on meta"):
-        dnn.roi_pool(torch.zeros(1, 1, 4, 4, device="meta"),
+        dtnn.roi_pool(torch.zeros(1, 1, 4, 4, device="meta"),
                      torch.tensor([[0.0, 0, 0, 1, 1]]), 2)
 
 
@@ -566,11 +566,11 @@ def test_scratch_modules_agree_on_cpu_and_gpu():
     torch.manual_seed(0)
     cuda = torch.device("cuda")
     cases = [
-        (dnn.LSTM(3, 4, num_layers=2, batch_first=True), [_rand(2, 5, 3)]),
-        (dnn.GRU(3, 4, bidirectional=True), [_rand(5, 2, 3)]),
-        (dnn.MultiheadAttention(8, 2, batch_first=True), [_rand(2, 5, 8)] * 3),
-        (dnn.TransformerBlock(8, 2, causal=True), [_rand(2, 5, 8)]),
-        (dnn.Conv2d(3, 4, 3, stride=2, padding=1), [_rand(2, 3, 9, 9)]),
+        (dtnn.LSTM(3, 4, num_layers=2, batch_first=True), [_rand(2, 5, 3)]),
+        (dtnn.GRU(3, 4, bidirectional=True), [_rand(5, 2, 3)]),
+        (dtnn.MultiheadAttention(8, 2, batch_first=True), [_rand(2, 5, 8)] * 3),
+        (dtnn.TransformerBlock(8, 2, causal=True), [_rand(2, 5, 8)]),
+        (dtnn.Conv2d(3, 4, 3, stride=2, padding=1), [_rand(2, 3, 9, 9)]),
     ]
     for m, xs in cases:
         m = m.to(DT)
@@ -580,12 +580,12 @@ def test_scratch_modules_agree_on_cpu_and_gpu():
             torch.testing.assert_close(a, b.cpu(), atol=1e-9, rtol=1e-7)
     f = _rand(2, 3, 12, 10)
     boxes = torch.tensor([[0, 1, 1, 20, 30], [1, 0, 5, 9, 9]], dtype=DT)
-    torch.testing.assert_close(dnn.roi_pool(f, boxes, 3, 0.5),
-                               dnn.roi_pool(f.to(cuda), boxes.to(cuda), 3, 0.5).cpu())
+    torch.testing.assert_close(dtnn.roi_pool(f, boxes, 3, 0.5),
+                               dtnn.roi_pool(f.to(cuda), boxes.to(cuda), 3, 0.5).cpu())
     q, k, v = (_rand(2, 2, 6, 8).to(cuda) for _ in range(3))
     torch.testing.assert_close(
-        dnn.scaled_dot_product_attention_naive(q, k, v, is_causal=True),
-        dnn.scaled_dot_product_attention(q, k, v, is_causal=True))
+        dtnn.scaled_dot_product_attention_naive(q, k, v, is_causal=True),
+        dtnn.scaled_dot_product_attention(q, k, v, is_causal=True))
 
 
 def test_roi_pool_benchmark_runs_and_checks_equality(tmp_path, benchmark_module):
