@@ -1,5 +1,6 @@
 """torch's semantics around the computation: empty batches, state dicts, optimizers."""
 
+import inspect
 import math
 
 import numpy as np
@@ -147,3 +148,42 @@ def test_clip_grad_norm_skips_parameters_without_gradient():
     b.grad = None
     total = npnn.utils.clip_grad_norm_([a, b], 1.0)
     assert total == pytest.approx(5.0)
+
+
+def _numeric_hyperparameters(opt):
+    sig = inspect.signature(opt)
+    return [k for k, p in sig.parameters.items()
+            if isinstance(p.default, float) and not isinstance(p.default, bool)]
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.__name__)
+def test_every_hyperparameter_refuses_nan_and_non_numbers(opt):
+    # Adam(weight_decay=nan) and Adagrad(initial_accumulator_value=-1) were
+    # accepted (torch refuses both) and filled the weights with nan; betas=0.9
+    # raised "'float' object is not subscriptable", lr='0.1' "Invalid learning
+    # rate: 0.1"
+    keys = _numeric_hyperparameters(opt)
+    assert "lr" in keys and "weight_decay" in keys
+    for key in keys:
+        p = [npnn.Parameter(np.ones(2))]
+        with pytest.raises(ValueError, match=rf"^{opt.__name__}: (?i:invalid) "
+                                             rf"(learning rate|{key})"):
+            opt(p, **{key: math.nan})
+        with pytest.raises(TypeError, match=rf"^{opt.__name__}: {key} must be a "
+                                            r"number, got str"):
+            opt(p, **{key: "0.1"})
+
+
+@pytest.mark.parametrize("opt, kwargs", [
+    (npoptim.Adagrad, {"initial_accumulator_value": -1.0}),
+    (npoptim.Adadelta, {"rho": 1.5}), (npoptim.RMSprop, {"alpha": -1.0}),
+    (npoptim.SGD, {"momentum": -0.5}), (npoptim.Adam, {"eps": -1.0}),
+    (npoptim.Adam, {"betas": (1.0, 0.9)}), (npoptim.AdamW, {"betas": 0.9}),
+])
+def test_hyperparameters_torch_refuses_are_refused_by_name(opt, kwargs):
+    key = next(iter(kwargs))
+    with pytest.raises((ValueError, TypeError)):  # torch refuses it
+        getattr(torch.optim, opt.__name__)([torch.zeros(1, requires_grad=True)],
+                                           **kwargs)
+    with pytest.raises((ValueError, TypeError), match=rf"^{opt.__name__}: .*{key}"):
+        opt([npnn.Parameter(np.ones(2))], **kwargs)

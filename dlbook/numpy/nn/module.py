@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._arguments import checked_init
+
 _MISSING = object()  # "the attribute did not exist before this forward"
 
 
@@ -104,6 +106,8 @@ class Module:
             cls.forward = _saves_context(cls.__dict__["forward"])
         if "backward" in cls.__dict__:
             cls.backward = _uses_context(cls.__dict__["backward"])
+        if "__init__" in cls.__dict__:  # torch's arguments it lacks: a clear error
+            cls.__init__ = checked_init(cls.__dict__["__init__"])
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..nn._arguments import checked_init
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR",
@@ -20,6 +21,11 @@ class LRScheduler:
     """Base class of the learning-rate schedules, as
     ``torch.optim.lr_scheduler.LRScheduler``: ``step()`` once per epoch (or per
     batch, for schedules sized in batches) sets each group's ``lr``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # torch's arguments it lacks: a clear error
+            cls.__init__ = checked_init(cls.__dict__["__init__"])
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
         if not isinstance(optimizer, Optimizer):

@@ -10,9 +10,12 @@ its ``.grad``; subclasses write the update rule for one parameter in
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 
 import numpy as np
 
+from ..nn._arguments import checked_init
 from ..nn.module import Parameter
 
 __all__ = ["Optimizer"]
@@ -22,6 +25,12 @@ class Optimizer:
     """Base class of the optimisers, as ``torch.optim.Optimizer``: parameter
     groups with their own hyperparameters, per-parameter ``state``,
     ``zero_grad``, ``step``, ``state_dict`` and ``load_state_dict``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # torch's arguments it lacks: a clear error;
+            # every hyperparameter a number, finite, in range, before the rule runs
+            cls.__init__ = checked_init(_checks_hyperparameters(cls.__dict__["__init__"]))
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
@@ -123,6 +132,62 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+# hyperparameters that torch requires to be >= 0 (dampening may be anything)
+_NON_NEGATIVE = {"lr", "eps", "weight_decay", "momentum", "alpha", "rho", "lr_decay",
+                 "initial_accumulator_value"}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_))
+
+
+def _check_hyperparameter(name: str, key: str, value) -> None:
+    """A number, finite (nan would silently fill the weights with nan), and in
+    torch's range; other arguments (flags) are left to the optimizer."""
+    if key == "betas":
+        if not (isinstance(value, (tuple, list)) and len(value) == 2
+                and all(_is_number(b) for b in value)):
+            raise TypeError(f"{name}: betas must be a pair of numbers (beta1, beta2), "
+                            f"got {value!r}")
+        if not all(0.0 <= b < 1.0 for b in value):
+            raise ValueError(f"{name}: betas must lie in [0, 1), got {tuple(value)}")
+        return
+    if key not in _NON_NEGATIVE | {"dampening"}:
+        return  # flags, and a reader's own optimizer's own arguments
+    if not _is_number(value):
+        raise TypeError(f"{name}: {key} must be a number, got {type(value).__name__} "
+                        f"{value!r}" + ("; use float(lr)" if key == "lr" else ""))
+    if key == "lr":
+        _check_lr(name, value)
+    elif not np.isfinite(value) or (key in _NON_NEGATIVE and value < 0):
+        rule = "a finite number >= 0" if key in _NON_NEGATIVE else "finite"
+        raise ValueError(f"{name}: invalid {key}={value} (must be {rule})")
+    elif key == "rho" and value > 1:
+        raise ValueError(f"{name}: invalid rho={value} (must lie in [0, 1])")
+
+
+def _checks_hyperparameters(init):
+    """Wrap an optimizer's ``__init__``: its hyperparameters (as bound, defaults
+    included) are checked before the optimizer's own code sees them."""
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def init_with_checks(self, *args, **kwargs):
+        try:
+            bound = sig.bind(self, *args, **kwargs)
+        except TypeError:
+            return init(self, *args, **kwargs)  # checked_init words this error
+        bound.apply_defaults()
+        for key, value in list(bound.arguments.items())[1:]:
+            if key not in ("params", "defaults"):
+                _check_hyperparameter(type(self).__name__, key, value)
+        return init(self, *args, **kwargs)
+
+    init_with_checks.__signature__ = sig
+    return init_with_checks
 
 
 def _check_lr(name: str, lr) -> None:
