@@ -354,3 +354,21 @@ def test_lstm_proj_size_errors():
         m(x, (np.zeros((1, 2, 4)), np.zeros((1, 2, 4))))
     with pytest.raises(ValueError, match=r"expected c0 of shape .*hidden_size\) = \(1, 2, 4\)"):
         m(x, (np.zeros((1, 2, 2)), np.zeros((1, 2, 2))))
+
+
+def test_gates_use_the_librarys_sigmoid():
+    # issue 15 item 7: the benchmark-only sigmoid via tanh (in place, x / 2) is
+    # gone; the cells call functional.sigmoid, bit for bit, and LSTM stays well
+    # inside its speed target (benchmarks/numpy_vs_torch.py)
+    from dlbook.numpy.nn import functional as F
+    from dlbook.numpy.nn import rnn
+
+    rng = np.random.default_rng(0)
+    N, H = 3, 4
+    gi, h, c = rng.standard_normal((N, 4 * H)) * 5, np.zeros((N, H)), np.zeros((N, H))
+    w_hh = np.zeros((4 * H, H))
+    _, _, (_, _, act, _) = rnn.lstm_step(gi, h, c, w_hh, None)
+    for block in (slice(0, 2 * H), slice(3 * H, 4 * H)):  # i, f and o
+        assert np.array_equal(act[:, block], F.sigmoid(gi[:, block]))
+    _, (_, r, z, _, _) = rnn.gru_step(gi[:, :3 * H], h, w_hh[:3 * H], None)
+    assert np.array_equal(np.hstack([r, z]), F.sigmoid(gi[:, :2 * H]))

@@ -22,18 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import functional as F
 from . import init
 from .dropout import dropout_mask
 from .module import Module, Parameter
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigmoid(x) = (1 + tanh(x / 2)) / 2: the same function, never overflows,
-    and three cheap array operations (the time loop calls it T times)."""
-    out = np.tanh(x * 0.5)
-    out *= 0.5
-    out += 0.5
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -69,7 +61,7 @@ def gru_step(gi, h, w_hh, b_hh):
     gh = h @ w_hh.T  # (N, 3H): r | z | n blocks of the hidden projection
     if b_hh is not None:
         gh += b_hh
-    rz = _sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])  # (N, 2H)
+    rz = F.sigmoid(gi[:, : 2 * H] + gh[:, : 2 * H])  # (N, 2H)
     r, z = rz[:, :H], rz[:, H:]
     ghn = gh[:, 2 * H :]  # (N, H) kept: dL/dr needs it
     n = np.tanh(gi[:, 2 * H :] + r * ghn)
@@ -103,7 +95,7 @@ def lstm_step(gi, h, c, w_hh, b_hh):
     gates = gi + h @ w_hh.T  # (N, 4H)
     if b_hh is not None:
         gates += b_hh
-    act = _sigmoid(gates)  # i, f, o blocks; the g block is replaced next
+    act = F.sigmoid(gates)  # i, f, o blocks; the g block is replaced next
     act[:, 2 * H : 3 * H] = np.tanh(gates[:, 2 * H : 3 * H])
     i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
     c_new = f * c + i * g
