@@ -187,3 +187,22 @@ def test_hyperparameters_torch_refuses_are_refused_by_name(opt, kwargs):
                                            **kwargs)
     with pytest.raises((ValueError, TypeError), match=rf"^{opt.__name__}: .*{key}"):
         opt([npnn.Parameter(np.ones(2))], **kwargs)
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: o.__name__)
+def test_a_gradient_of_the_wrong_shape_is_refused_before_any_update(opt):
+    # a (2,) gradient on a (2, 2) weight was broadcast over its rows and applied
+    # without a word; torch refuses to assign such a gradient
+    lin = npnn.Linear(2, 2)
+    o = opt(lin.parameters(), lr=0.1)
+    before = {k: v.copy() for k, v in lin.state_dict().items()}
+    lin.weight.grad, lin.bias.grad = np.ones(2), np.ones(2)
+    with pytest.raises(ValueError, match=rf"{opt.__name__}.step: the .grad of "
+                                         r"parameter 0 has shape \(2,\), but the "
+                                         r"parameter has shape \(2, 2\)"):
+        o.step()
+    lin.weight.grad = [[1.0, 1.0], [1.0, 1.0]]
+    with pytest.raises(TypeError, match=r"parameter 0 is a list"):
+        o.step()
+    after = lin.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # bias too

@@ -87,8 +87,12 @@ class Optimizer:
         """One update of every parameter; ``closure`` re-evaluates the loss.
 
         Parameters whose ``.grad`` is None (never backpropagated, or set to
-        None) are skipped, as in torch."""
+        None) are skipped, as in torch. A ``.grad`` that is not an array of the
+        parameter's shape is refused before any parameter changes (NumPy would
+        broadcast a (out,) gradient over an (out, in) weight without a word;
+        torch refuses to assign such a gradient)."""
         loss = closure() if closure is not None else None
+        self._check_grads()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -96,6 +100,22 @@ class Optimizer:
                 grad = -p.grad if group.get("maximize", False) else p.grad
                 self._update(p, grad, self.state.setdefault(p, {}), group)
         return loss
+
+    def _check_grads(self) -> None:
+        for g, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
+                grad = p.grad
+                if grad is None:
+                    continue
+                where = (f"{type(self).__name__}.step: the .grad of parameter {i}"
+                         + (f" of group {g}" if len(self.param_groups) > 1 else ""))
+                if not isinstance(grad, (np.ndarray, np.generic)):
+                    raise TypeError(f"{where} is a {type(grad).__name__}; expected a "
+                                    f"NumPy array of shape {p.data.shape}")
+                if grad.shape != p.data.shape:
+                    raise ValueError(f"{where} has shape {grad.shape}, but the "
+                                     f"parameter has shape {p.data.shape}; nothing "
+                                     f"was updated")
 
     def _update(self, p: Parameter, grad: np.ndarray, state: dict, group: dict):
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
