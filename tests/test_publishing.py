@@ -19,6 +19,7 @@ import tomllib
 
 import dlbook
 from dlbook._book import cjk_font as _cjk_font
+from dlbook._book import release as _release
 from dlbook._book import setup_cells as _setup_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,3 +220,31 @@ def test_every_api_entry_has_a_docstring_that_renders():
                 glitches.append(entry)
     assert not empty, f"API entries without a docstring: {empty}"
     assert not glitches, f"inline literal followed by a letter renders raw: {glitches}"
+
+
+def test_the_setup_cells_install_the_library_in_this_repository():
+    # The setup cells install tag v<version>; the library must be what was tagged.
+    assert _release.problems() == []
+
+
+def test_the_release_record_notices_any_library_change(tmp_path):
+    (tmp_path / "dlbook" / "sub").mkdir(parents=True)
+    (tmp_path / "dlbook" / "sub" / "m.py").write_text("x = 1\n")
+    (tmp_path / "dlbook" / "__pycache__").mkdir()
+    (tmp_path / "dlbook" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"junk")
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    _release.write(tmp_path, version="9.9.9")
+    assert _release.problems(tmp_path, version="9.9.9") == []
+    # bytecode is not part of a release
+    (tmp_path / "dlbook" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"other")
+    assert _release.problems(tmp_path, version="9.9.9") == []
+    # a changed module, a new file or a new version each need a release
+    (tmp_path / "dlbook" / "sub" / "m.py").write_text("x = 2\n")
+    [changed] = _release.problems(tmp_path, version="9.9.9")
+    assert "changed since release 9.9.9" in changed
+    (tmp_path / "dlbook" / "sub" / "m.py").write_text("x = 1\n")
+    (tmp_path / "dlbook" / "new.py").write_text("")
+    assert len(_release.problems(tmp_path, version="9.9.9")) == 1
+    (tmp_path / "dlbook" / "new.py").unlink()
+    [stale] = _release.problems(tmp_path, version="10.0.0")
+    assert "records version '9.9.9'" in stale
