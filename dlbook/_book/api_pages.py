@@ -55,7 +55,8 @@ PAGES = (
          ("dlbook.torch", "dlbook.torch.nn", "dlbook.torch.nn.rnn",
           "dlbook.torch.device", "dlbook.torch.train", "dlbook.torch.history",
           "dlbook.torch.checkpoint", "dlbook.torch.loader", "dlbook.torch.metrics",
-          "dlbook.torch.distributed", "dlbook.torch.train_gpt")),
+          "dlbook.torch.distributed", "dlbook.torch.train_gpt",
+          "dlbook.torch.scaling")),
     Page("torch_models", "`dlbook.torch.models`: the model zoo",
          "Every network the chapters train or count, full-size members with the "
          "reference implementations' parameter counts.",
