@@ -206,3 +206,37 @@ def test_a_gradient_of_the_wrong_shape_is_refused_before_any_update(opt):
         o.step()
     after = lin.state_dict()
     assert all(np.array_equal(before[k], after[k]) for k in before)  # bias too
+
+
+GEOMETRY = {  # layer: a builder taking the keyword to vary
+    "Conv1d": lambda **kw: npnn.Conv1d(2, 2, **{"kernel_size": 3, **kw}),
+    "Conv2d": lambda **kw: npnn.Conv2d(2, 2, **{"kernel_size": 3, **kw}),
+    "ConvTranspose2d": lambda **kw: npnn.ConvTranspose2d(2, 2, **{"kernel_size": 3,
+                                                                 **kw}),
+    "MaxPool1d": lambda **kw: npnn.MaxPool1d(**{"kernel_size": 3, **kw}),
+    "MaxPool2d": lambda **kw: npnn.MaxPool2d(**{"kernel_size": 3, **kw}),
+    "AvgPool1d": lambda **kw: npnn.AvgPool1d(**{"kernel_size": 3, **kw}),
+    "AvgPool2d": lambda **kw: npnn.AvgPool2d(**{"kernel_size": 3, **kw}),
+}
+BAD_GEOMETRY = [({"stride": 0}, ValueError), ({"kernel_size": 0}, ValueError),
+                ({"padding": -1}, ValueError), ({"dilation": 0}, ValueError),
+                ({"kernel_size": 2.5}, TypeError), ({"stride": "2"}, TypeError)]
+
+
+@pytest.mark.parametrize("kw, kind", BAD_GEOMETRY, ids=lambda v: str(v))
+@pytest.mark.parametrize("name", GEOMETRY)
+def test_bad_kernel_stride_padding_or_dilation_is_refused_by_name(name, kw, kind):
+    # stride 0 raised ZeroDivisionError in forward; dilation 0 and a 0 kernel
+    # were accepted; negative padding gave "could not broadcast"; 2.5 was
+    # truncated to 2 without a word
+    key = next(iter(kw))
+    if key == "dilation" and name.startswith("AvgPool"):
+        kind = TypeError  # torch's AvgPool has no dilation either
+    with pytest.raises(kind, match=rf"^{name}: .*{key}"):
+        GEOMETRY[name](**kw)
+
+
+def test_conv_padding_strings_other_than_same_and_valid_are_refused():
+    with pytest.raises(ValueError, match=r"^Conv2d: padding must be 'valid', 'same'"):
+        npnn.Conv2d(2, 2, 3, padding="full")
+    assert npnn.Conv2d(2, 2, 3, stride=2.0).stride == (2, 2)  # a whole float is fine

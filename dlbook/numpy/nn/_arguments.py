@@ -54,7 +54,7 @@ def _refusal(name: str, sig: inspect.Signature, args, kwargs, exc: TypeError) ->
     unknown = [k for k in kwargs if k not in sig.parameters]
     if unknown:
         k = unknown[0]
-        why = _WHY.get(k, "torch has this argument; dlbook.numpy does not implement it")
+        why = _WHY.get(k, f"dlbook.numpy's {name} does not take it")
         return (f"{name}: unsupported argument {k}={kwargs[k]!r} ({why}). "
                 f"{name} accepts: {', '.join(accepted)}")
     return f"{name}: {exc} ({name} accepts: {', '.join(accepted)})"

@@ -29,12 +29,29 @@ __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d", "conv2d", "conv2d_naive",
            "conv_transpose2d_naive", "im2col", "col2im"]
 
 
+def _whole(a) -> bool:
+    """An int (a float such as 3.0 passes too; 2.5 or True do not)."""
+    if isinstance(a, (bool, np.bool_)):
+        return False
+    return isinstance(a, (int, np.integer)) or (
+        isinstance(a, (float, np.floating)) and float(a).is_integer())
+
+
 def _pair(v, name: str = "argument") -> tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(vals) != 2 or not all(_whole(a) for a in vals):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return int(vals[0]), int(vals[1])
+
+
+def _check_geometry(who: str, **pairs) -> None:
+    """kernel_size, stride and dilation at least 1, padding and output_padding
+    at least 0 (stride 0 divided by zero, negative padding broadcast wrongly)."""
+    for name, pair in pairs.items():
+        low = 0 if name in ("padding", "output_padding") else 1
+        if isinstance(pair, tuple) and any(v < low for v in pair):
+            raise ValueError(f"{who}: {name} must be {'>= 0' if low == 0 else '>= 1'}"
+                             f", got {pair}")
 
 
 def _padding_pairs(padding, kernel, dilation, stride, who: str):
@@ -42,6 +59,9 @@ def _padding_pairs(padding, kernel, dilation, stride, who: str):
 
     'same' pads d*(k-1) in total, the extra one (if odd) at the end, as torch.
     """
+    if isinstance(padding, str) and padding not in ("valid", "same"):
+        raise ValueError(f"{who}: padding must be 'valid', 'same', an int or a pair, "
+                         f"got {padding!r}")
     if padding == "valid":
         return ((0, 0), (0, 0))
     if padding == "same":
@@ -184,7 +204,7 @@ class Conv2d(Module):
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r}; only "
                                       f"'zeros' is implemented")
-        kernel = _pair(kernel_size, "kernel_size")
+        kernel = _pair(kernel_size, f"{type(self).__name__}: kernel_size")
         self._setup(in_channels, out_channels, kernel, stride, padding, dilation,
                     groups)
         kh, kw = self.kernel_size
@@ -200,11 +220,13 @@ class Conv2d(Module):
                              f"({O}) must be divisible by groups ({groups})")
         self.in_channels, self.out_channels = C, O
         self.kernel_size = kernel
-        self.stride = _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.stride = _pair(stride, f"{type(self).__name__}: stride")
+        self.dilation = _pair(dilation, f"{type(self).__name__}: dilation")
         self.padding = (padding if isinstance(padding, str)
-                        else _pair(padding, "padding"))
+                        else _pair(padding, f"{type(self).__name__}: padding"))
         self.groups = groups
+        _check_geometry(type(self).__name__, kernel_size=kernel, stride=self.stride,
+                        dilation=self.dilation, padding=self.padding)
         self._pads = _padding_pairs(padding, kernel, self.dilation, self.stride,
                                     type(self).__name__)
 
@@ -306,9 +328,10 @@ class Conv1d(Conv2d):
         if padding_mode != "zeros":
             raise NotImplementedError("Conv1d: only padding_mode='zeros' is "
                                       "implemented")
-        k = _single(kernel_size)
-        s, d = _single(stride), _single(dilation)
-        pad = padding if isinstance(padding, str) else (0, _single(padding))
+        k = _single(kernel_size, "Conv1d: kernel_size")
+        s, d = _single(stride, "Conv1d: stride"), _single(dilation, "Conv1d: dilation")
+        pad = padding if isinstance(padding, str) else (0, _single(padding,
+                                                                   "Conv1d: padding"))
         self._setup(in_channels, out_channels, (1, k), (1, s), pad, (1, d), groups)
         self.weight = Parameter(np.empty((out_channels, in_channels // groups, k),
                                          dtype=dtype))
@@ -346,12 +369,11 @@ class Conv1d(Conv2d):
         return s
 
 
-def _single(v) -> int:
-    if isinstance(v, (tuple, list)):
-        if len(v) != 1:
-            raise ValueError(f"expected an int or a 1-tuple, got {v!r}")
-        return int(v[0])
-    return int(v)
+def _single(v, name: str = "argument") -> int:
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if len(vals) != 1 or not _whole(vals[0]):
+        raise TypeError(f"{name} must be an int or a 1-tuple, got {v!r}")
+    return int(vals[0])
 
 
 class ConvTranspose2d(Module):
@@ -377,12 +399,15 @@ class ConvTranspose2d(Module):
         if padding_mode != "zeros":
             raise NotImplementedError("ConvTranspose2d: only padding_mode='zeros'")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.output_padding = _pair(output_padding, "output_padding")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = _pair(kernel_size, f"{type(self).__name__}: kernel_size")
+        self.stride = _pair(stride, f"{type(self).__name__}: stride")
+        self.padding = _pair(padding, f"{type(self).__name__}: padding")
+        self.output_padding = _pair(output_padding, f"{type(self).__name__}: output_padding")
+        self.dilation = _pair(dilation, f"{type(self).__name__}: dilation")
         self.groups = groups
+        _check_geometry("ConvTranspose2d", kernel_size=self.kernel_size,
+                        stride=self.stride, padding=self.padding,
+                        output_padding=self.output_padding, dilation=self.dilation)
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= max(s, d):
                 raise ValueError(f"ConvTranspose2d: output_padding "

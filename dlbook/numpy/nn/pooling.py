@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .conv import _pair
+from .conv import _check_geometry, _pair, _whole
 from .module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
@@ -34,13 +34,17 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  ceil_mode: bool = False):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size = _pair(kernel_size, f"{type(self).__name__}: kernel_size")
+        who = type(self).__name__
+        self.stride = (self.kernel_size if stride is None
+                       else _pair(stride, f"{who}: stride"))
+        self.padding = _pair(padding, f"{type(self).__name__}: padding")
+        self.dilation = _pair(dilation, f"{type(self).__name__}: dilation")
         if ceil_mode:
             raise NotImplementedError(f"{type(self).__name__}: ceil_mode=True is not "
                                       f"implemented")
+        _check_geometry(type(self).__name__, kernel_size=self.kernel_size,
+                        stride=self.stride, dilation=self.dilation, padding=self.padding)
         for p, k in zip(self.padding, self.kernel_size):
             if p > k // 2:
                 raise ValueError(f"{type(self).__name__}: padding {self.padding} must "
@@ -256,11 +260,10 @@ class AdaptiveMaxPool2d(_AdaptivePool2d):
 
 # ---- 1-D versions: the 2-D layers on (N, C, 1, L) ----------------------------------
 def _single(value, name):
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
-        value = value[0]
-    return value
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(vals) != 1 or not _whole(vals[0]):
+        raise TypeError(f"{name} must be an int or a 1-tuple, got {value!r}")
+    return int(vals[0])
 
 
 def _forward_1d(m, base, x):
@@ -282,10 +285,12 @@ class MaxPool1d(MaxPool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
-        k = _single(kernel_size, "kernel_size")
-        s = k if stride is None else _single(stride, "stride")
-        super().__init__((1, k), (1, s), (0, _single(padding, "padding")),
-                         (1, _single(dilation, "dilation")), return_indices, ceil_mode)
+        who = type(self).__name__
+        k = _single(kernel_size, f"{who}: kernel_size")
+        s = k if stride is None else _single(stride, f"{who}: stride")
+        super().__init__((1, k), (1, s), (0, _single(padding, f"{who}: padding")),
+                         (1, _single(dilation, f"{who}: dilation")), return_indices,
+                         ceil_mode)
 
     def forward(self, x):
         return _forward_1d(self, MaxPool2d, x)
@@ -303,9 +308,10 @@ class AvgPool1d(AvgPool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
-        k = _single(kernel_size, "kernel_size")
-        s = k if stride is None else _single(stride, "stride")
-        super().__init__((1, k), (1, s), (0, _single(padding, "padding")), ceil_mode,
+        who = type(self).__name__
+        k = _single(kernel_size, f"{who}: kernel_size")
+        s = k if stride is None else _single(stride, f"{who}: stride")
+        super().__init__((1, k), (1, s), (0, _single(padding, f"{who}: padding")), ceil_mode,
                          count_include_pad)
 
     def forward(self, x):
@@ -320,7 +326,8 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
     """Mean over ``output_size`` adaptive windows: (N, C, L) -> (N, C, output_size)."""
 
     def __init__(self, output_size):
-        super().__init__((1, _single(output_size, "output_size")))
+        super().__init__((1, _single(output_size,
+                                     f"{type(self).__name__}: output_size")))
 
     def forward(self, x):
         return _forward_1d(self, AdaptiveAvgPool2d, x)
@@ -336,7 +343,8 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """Max over ``output_size`` adaptive windows: (N, C, L) -> (N, C, output_size)."""
 
     def __init__(self, output_size, return_indices: bool = False):
-        super().__init__((1, _single(output_size, "output_size")), return_indices)
+        size = _single(output_size, f"{type(self).__name__}: output_size")
+        super().__init__((1, size), return_indices)
 
     def forward(self, x):
         return _forward_1d(self, AdaptiveMaxPool2d, x)
