@@ -69,3 +69,29 @@ def test_the_checker_sees_each_kind_of_import(tmp_path):
         assert len(wrong_aliases([bad])) == 4 and wrong_aliases([good]) == []
     finally:
         ROOT = root
+
+
+
+def notebook_cells(path: Path) -> list[str]:
+    """A notebook's code cells, IPython magic and shell lines (``%``, ``!``) blanked."""
+    import json
+
+    magic = ("%", "!")
+    return [
+        "\n".join("" if line.startswith(magic) else line
+                  for line in "".join(cell["source"]).splitlines())
+        for cell in json.loads(path.read_text())["cells"]
+        if cell["cell_type"] == "code"
+    ]
+
+
+def test_one_alias_per_package_in_the_book():
+    found = []
+    for nb in sorted(ROOT.glob("book/**/*.ipynb")):
+        for n, code in enumerate(notebook_cells(nb)):
+            for module, bound, _ in imported_names(ast.parse(code)):
+                want = ALIASES.get(module)
+                if want is not None and bound != want:
+                    found.append(f"{nb.relative_to(ROOT)}, code cell {n}: {module} as "
+                                 f"{bound}, expected {want}")
+    assert found == []
