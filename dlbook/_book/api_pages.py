@@ -218,7 +218,7 @@ def index_text() -> str:
         "# The dlbook API",
         "",
         "One page a package, each name shown by the import the chapters use "
-        "(`from dlbook.numpy import nn`, then `nn.Linear`). Shapes use N (batch), "
+        "(`from dlbook.numpy import nn as npnn`, then `npnn.Linear`). Shapes use N (batch), "
         "C (channels), L or T (sequence length), H and W (height and width) and "
         "E (embedding size).",
         "",
