@@ -137,3 +137,37 @@ def test_few_asserts_are_shown_in_the_reading_flow():
         f"{total} assert lines shown expanded (at most {MAX_VISIBLE_ASSERTS}); "
         f"most in {worst}"
     )
+
+
+def _ends_with_a_bare_quote(source: str) -> bool:
+    """Whether the cell's last statement is a ``claims.quote(...)`` expression,
+    whose value the notebook would display as a stray number under the check."""
+    import ast
+
+    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                     for ln in source.splitlines())
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return False
+    if not body or not isinstance(body[-1], ast.Expr):
+        return False
+    call = body[-1].value
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "quote")
+
+
+def test_no_check_cell_displays_a_stray_number():
+    stray = [
+        f"{_stem(nb)} cell {i}"
+        for nb in NOTEBOOKS
+        for i, cell in enumerate(_cells(nb))
+        if cell["cell_type"] == "code" and _ends_with_a_bare_quote("".join(cell["source"]))
+    ]
+    assert stray == [], f"end the cell with `_ = claims.quote(...)`: {stray}"
+
+
+def test_the_stray_number_check_sees_a_bare_quote():
+    assert _ends_with_a_bare_quote('assert x\nclaims.quote(x,\n    "0.5")')
+    assert not _ends_with_a_bare_quote('_ = claims.quote(x, "0.5")')
+    assert not _ends_with_a_bare_quote('claims.quote(x, "0.5")\nprint(x)')
