@@ -12,7 +12,7 @@ Around them sit :mod:`dlbook.data` (data sets that work offline),
 counting, timing).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # The halves load on first use, so `import dlbook` stays cheap and
 # `import dlbook; dlbook.torch.fit` works without importing dlbook.torch by
