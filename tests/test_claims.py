@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+from notebook_code import without_magics
 
 from dlbook.claims import MIME, agrees
 
@@ -144,10 +145,8 @@ def _ends_with_a_bare_quote(source: str) -> bool:
     whose value the notebook would display as a stray number under the check."""
     import ast
 
-    code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
-                     for ln in source.splitlines())
     try:
-        body = ast.parse(code).body
+        body = ast.parse(without_magics(source)).body
     except SyntaxError:
         return False
     if not body or not isinstance(body[-1], ast.Expr):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from notebook_code import code_cells
+
 ROOT = Path(__file__).resolve().parents[1]
 ALIASES = {
     "dlbook.numpy.nn": "npnn",
@@ -36,15 +38,21 @@ def imported_names(tree: ast.AST):
                 yield f"{node.module}.{a.name}", a.asname or a.name, node.lineno
 
 
+def misnamed(tree: ast.AST):
+    """(module, the name it is bound to, the book's name, line) for each wrong alias."""
+    for module, bound, line in imported_names(tree):
+        want = ALIASES.get(module)
+        if want is not None and bound != want:
+            yield module, bound, want, line
+
+
 def wrong_aliases(paths):
     found = []
     for path in paths:
         tree = ast.parse(path.read_text(), filename=str(path))
-        for module, bound, line in imported_names(tree):
-            want = ALIASES.get(module)
-            if want is not None and bound != want:
-                found.append(f"{path.relative_to(ROOT)}:{line}: {module} as {bound}, "
-                             f"expected {want}")
+        for module, bound, want, line in misnamed(tree):
+            found.append(f"{path.relative_to(ROOT)}:{line}: {module} as {bound}, "
+                         f"expected {want}")
     return found
 
 
@@ -72,26 +80,11 @@ def test_the_checker_sees_each_kind_of_import(tmp_path):
 
 
 
-def notebook_cells(path: Path) -> list[str]:
-    """A notebook's code cells, IPython magic and shell lines (``%``, ``!``) blanked."""
-    import json
-
-    magic = ("%", "!")
-    return [
-        "\n".join("" if line.startswith(magic) else line
-                  for line in "".join(cell["source"]).splitlines())
-        for cell in json.loads(path.read_text())["cells"]
-        if cell["cell_type"] == "code"
-    ]
-
-
 def test_one_alias_per_package_in_the_book():
-    found = []
-    for nb in sorted(ROOT.glob("book/**/*.ipynb")):
-        for n, code in enumerate(notebook_cells(nb)):
-            for module, bound, _ in imported_names(ast.parse(code)):
-                want = ALIASES.get(module)
-                if want is not None and bound != want:
-                    found.append(f"{nb.relative_to(ROOT)}, code cell {n}: {module} as "
-                                 f"{bound}, expected {want}")
+    found = [
+        f"{nb.relative_to(ROOT)}, code cell {n}: {module} as {bound}, expected {want}"
+        for nb in sorted(ROOT.glob("book/**/*.ipynb"))
+        for n, code in enumerate(code_cells(nb))
+        for module, bound, want, _ in misnamed(ast.parse(code))
+    ]
     assert found == []
